@@ -1,0 +1,375 @@
+// `llama` (Llama 2/3, SmolLM2, DeepSeek-R1-Distill-Llama) and the shared llama-style decoder.
+//
+// Per layer, for T tokens at positions p..p+T-1 (shapes in f32 unless noted):
+//   xn   = rms_norm(x) * attn_norm                    (T, n_embd)
+//   q,k,v = xn Wq^T (+bq), xn Wk^T (+bk), xn Wv^T (+bv)  (T, n_head*hd), (T, kv_dim) x2
+//   rope(q), rope(k); k, v -> cache (f16)             cache (n_ctx, kv_dim) f16
+//   a    = softmax(q k^T / sqrt(hd), causal) v         (T, n_head*hd), GQA: head h reads kv head
+//                                                      h / (n_head / n_head_kv)
+//   x   += a Wo^T
+//   xn   = rms_norm(x) * ffn_norm
+//   x   += (silu(xn Wgate^T) * (xn Wup^T)) Wdown^T    (T, n_ff) inside
+// then logits = rms_norm(x) * output_norm  Wout^T (Wout = token_embd when the file has no
+// output.weight).
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "engine/models/llama_family.h"
+#include "kernels/cpu/attention.h"
+#include "kernels/cpu/matmul.h"
+#include "kernels/cpu/ops.h"
+#include "kernels/cpu/quant.h"
+
+namespace r1 {
+
+namespace {
+
+struct LlamaScratch final : ForwardScratch {
+  int64_t capacity = 0;        // tokens the buffers below hold
+  std::vector<float> x;        // (T, n_embd) residual stream
+  std::vector<float> xn;       // (T, n_embd) normalised
+  std::vector<float> q;        // (T, n_head * head_dim)
+  std::vector<float> k;        // (T, kv_dim)
+  std::vector<float> v;        // (T, kv_dim)
+  std::vector<float> attn;     // (T, n_head * head_dim)
+  std::vector<float> gate;     // (T, n_ff)
+  std::vector<float> up;       // (T, n_ff)
+  std::vector<float> scores;   // (n_threads, n_ctx) attention scratch
+  std::vector<float> rope_cos; // (T, rope_dims / 2)
+  std::vector<float> rope_sin; // (T, rope_dims / 2)
+  ActivationBuffer act;
+};
+
+
+struct Weight {
+  const GgufTensorInfo* t = nullptr;
+  const void* data() const { return t->data; }
+  TensorType type() const { return t->type; }
+};
+
+struct LayerWeights {
+  std::vector<float> attn_norm;  // (n_embd)
+  std::vector<float> ffn_norm;   // (n_embd)
+  std::vector<float> bq, bk, bv; // (n_head*hd), (kv_dim), (kv_dim); empty without biases
+  Weight wq, wk, wv, wo;         // (n_head*hd, n_embd), (kv_dim, n_embd) x2, (n_embd, n_head*hd)
+  Weight w_gate, w_up, w_down;   // (n_ff, n_embd) x2, (n_embd, n_ff)
+};
+
+class LlamaFamilyModel final : public Model {
+ public:
+  explicit LlamaFamilyModel(LlamaFamilyOptions options) : options_(options) {}
+  Status bind(const GgufFile& file, const std::string& arch);
+
+ protected:
+  Status forward_impl(ThreadPool& pool, const int32_t* tokens, int64_t n, KvCache& kv,
+                      ForwardScratch& scratch, float* logits, bool all_logits) const override;
+  std::unique_ptr<ForwardScratch> make_scratch() const override {
+    return std::make_unique<LlamaScratch>();
+  }
+
+ private:
+  void project(ThreadPool& pool, ActivationBuffer& act, const float* x, int64_t n_tokens,
+               int64_t cols, std::initializer_list<MatmulTarget> targets) const;
+
+  LlamaFamilyOptions options_;
+  Weight token_embd_;  // (n_vocab, n_embd)
+  Weight output_;      // (n_vocab, n_embd), may be token_embd_
+  std::vector<float> output_norm_;
+  std::vector<LayerWeights> layers_;
+};
+
+std::string where(const GgufFile& f, const std::string& what) { return f.path() + ": " + what; }
+
+Result<Weight> bind_matrix(const GgufFile& f, const std::string& name, int64_t cols, int64_t rows) {
+  const GgufTensorInfo* t = f.find_tensor(name);
+  if (t == nullptr) return Status::invalid(where(f, "missing tensor '" + name + "'"));
+  if (t->n_dims != 2 || t->ne[0] != cols || t->ne[1] != rows) {
+    return Status::invalid(where(f, "tensor '" + name + "' has shape [" + std::to_string(t->ne[0]) +
+                                        ", " + std::to_string(t->ne[1]) + "], expected [" +
+                                        std::to_string(cols) + ", " + std::to_string(rows) + "]"));
+  }
+  if (!cpu_type_supported(t->type)) {
+    return Status::unsupported(where(f, "tensor '" + name + "' has type " +
+                                            tensor_type_name(t->type) +
+                                            ", which the CPU kernels do not run"));
+  }
+  return Weight{t};
+}
+
+// Small 1-D tensors (norms, biases) are converted to f32 once at load.
+Result<std::vector<float>> bind_vector(const GgufFile& f, const std::string& name, int64_t n) {
+  const GgufTensorInfo* t = f.find_tensor(name);
+  if (t == nullptr) return Status::invalid(where(f, "missing tensor '" + name + "'"));
+  if (t->n_elements() != n || t->ne[0] != n) {
+    return Status::invalid(where(f, "tensor '" + name + "' has " + std::to_string(t->n_elements()) +
+                                        " elements, expected " + std::to_string(n)));
+  }
+  std::vector<float> out(static_cast<size_t>(n));
+  if (!dequantize_row_ref(t->type, t->data, out.data(), n)) {
+    return Status::unsupported(where(f, "tensor '" + name + "' has unsupported type " +
+                                            tensor_type_name(t->type)));
+  }
+  return out;
+}
+
+Result<int64_t> read_dim(const GgufFile& f, const std::string& key, int64_t lo, int64_t hi) {
+  Result<uint64_t> v = f.get_uint(key);
+  if (!v) return Status::invalid(where(f, v.status().message()));
+  if (*v < static_cast<uint64_t>(lo) || *v > static_cast<uint64_t>(hi)) {
+    return Status::invalid(where(f, "metadata '" + key + "' = " + std::to_string(*v) +
+                                        " is outside [" + std::to_string(lo) + ", " +
+                                        std::to_string(hi) + "]"));
+  }
+  return static_cast<int64_t>(*v);
+}
+
+#define R1_ASSIGN(lhs, expr)                  \
+  do {                                        \
+    auto r1_result_ = (expr);                 \
+    if (!r1_result_) return r1_result_.status(); \
+    lhs = std::move(r1_result_.value());      \
+  } while (0)
+
+Status LlamaFamilyModel::bind(const GgufFile& f, const std::string& arch) {
+  ModelConfig& c = config_;
+  c.arch = arch;
+  if (auto name = f.get_string("general.name")) c.name = std::string(*name);
+  R1_ASSIGN(c.n_layer, read_dim(f, arch + ".block_count", 1, 4096));
+  R1_ASSIGN(c.n_embd, read_dim(f, arch + ".embedding_length", 1, 1 << 20));
+  R1_ASSIGN(c.n_ff, read_dim(f, arch + ".feed_forward_length", 1, 1 << 22));
+  R1_ASSIGN(c.n_head, read_dim(f, arch + ".attention.head_count", 1, 4096));
+  c.n_head_kv = c.n_head;
+  if (f.find(arch + ".attention.head_count_kv") != nullptr) {
+    R1_ASSIGN(c.n_head_kv, read_dim(f, arch + ".attention.head_count_kv", 1, 4096));
+  }
+  if (c.n_head % c.n_head_kv != 0) {
+    return Status::invalid(where(f, arch + ".attention.head_count " + std::to_string(c.n_head) +
+                                        " is not a multiple of head_count_kv " +
+                                        std::to_string(c.n_head_kv)));
+  }
+  c.head_dim = c.n_embd / c.n_head;
+  if (f.find(arch + ".attention.key_length") != nullptr) {
+    R1_ASSIGN(c.head_dim, read_dim(f, arch + ".attention.key_length", 1, 1024));
+  }
+  if (c.head_dim > 1024 || c.head_dim % 2 != 0) {
+    return Status::invalid(where(f, "head dimension " + std::to_string(c.head_dim) +
+                                        " must be even and at most 1024"));
+  }
+  c.n_ctx_train = 4096;
+  if (f.find(arch + ".context_length") != nullptr) {
+    R1_ASSIGN(c.n_ctx_train, read_dim(f, arch + ".context_length", 1, 10'000'000));
+  }
+  c.rope_dims = c.head_dim;
+  if (f.find(arch + ".rope.dimension_count") != nullptr) {
+    R1_ASSIGN(c.rope_dims, read_dim(f, arch + ".rope.dimension_count", 2, c.head_dim));
+  }
+  double base = 0;
+  R1_ASSIGN(base, f.get_float_or(arch + ".rope.freq_base", 10000.0));
+  c.rope_freq_base = static_cast<float>(base);
+  double eps = 0;
+  R1_ASSIGN(eps, f.get_float_or(arch + ".attention.layer_norm_rms_epsilon", 1e-5));
+  c.rms_eps = static_cast<float>(eps);
+  if (!(c.rope_freq_base > 0.0f) || !(c.rms_eps > 0.0f) || !std::isfinite(c.rope_freq_base)) {
+    return Status::invalid(where(f, "rope.freq_base and layer_norm_rms_epsilon must be positive"));
+  }
+  if (f.find(arch + ".rope.scaling.type") != nullptr) {
+    Result<std::string_view> st = f.get_string(arch + ".rope.scaling.type");
+    if (st && *st == "linear") {
+      double factor = 0;
+      R1_ASSIGN(factor, f.get_float_or(arch + ".rope.scaling.factor", 1.0));
+      if (factor > 0) c.rope_freq_scale = static_cast<float>(1.0 / factor);
+    } else if (st && *st != "none") {
+      return Status::unsupported(where(f, arch + ".rope.scaling.type '" + std::string(*st) +
+                                              "' is not supported yet"));
+    }
+  }
+  c.rope_neox = options_.rope_neox;
+
+  const int64_t q_dim = c.n_head * c.head_dim;
+  const int64_t kv_dim = c.kv_dim();
+  const GgufTensorInfo* emb = f.find_tensor("token_embd.weight");
+  if (emb == nullptr) return Status::invalid(where(f, "missing tensor 'token_embd.weight'"));
+  c.n_vocab = emb->ne[1];
+  R1_ASSIGN(token_embd_, bind_matrix(f, "token_embd.weight", c.n_embd, c.n_vocab));
+  if (f.find_tensor("output.weight") != nullptr) {
+    R1_ASSIGN(output_, bind_matrix(f, "output.weight", c.n_embd, c.n_vocab));
+  } else {
+    output_ = token_embd_;
+  }
+  R1_ASSIGN(output_norm_, bind_vector(f, "output_norm.weight", c.n_embd));
+
+  uint64_t bytes = output_.t->n_bytes;
+  layers_.resize(static_cast<size_t>(c.n_layer));
+  for (int64_t l = 0; l < c.n_layer; ++l) {
+    LayerWeights& L = layers_[static_cast<size_t>(l)];
+    const std::string p = "blk." + std::to_string(l) + ".";
+    R1_ASSIGN(L.attn_norm, bind_vector(f, p + "attn_norm.weight", c.n_embd));
+    R1_ASSIGN(L.ffn_norm, bind_vector(f, p + "ffn_norm.weight", c.n_embd));
+    R1_ASSIGN(L.wq, bind_matrix(f, p + "attn_q.weight", c.n_embd, q_dim));
+    R1_ASSIGN(L.wk, bind_matrix(f, p + "attn_k.weight", c.n_embd, kv_dim));
+    R1_ASSIGN(L.wv, bind_matrix(f, p + "attn_v.weight", c.n_embd, kv_dim));
+    R1_ASSIGN(L.wo, bind_matrix(f, p + "attn_output.weight", q_dim, c.n_embd));
+    R1_ASSIGN(L.w_gate, bind_matrix(f, p + "ffn_gate.weight", c.n_embd, c.n_ff));
+    R1_ASSIGN(L.w_up, bind_matrix(f, p + "ffn_up.weight", c.n_embd, c.n_ff));
+    R1_ASSIGN(L.w_down, bind_matrix(f, p + "ffn_down.weight", c.n_ff, c.n_embd));
+    if (options_.qkv_bias) {
+      R1_ASSIGN(L.bq, bind_vector(f, p + "attn_q.bias", q_dim));
+      R1_ASSIGN(L.bk, bind_vector(f, p + "attn_k.bias", kv_dim));
+      R1_ASSIGN(L.bv, bind_vector(f, p + "attn_v.bias", kv_dim));
+    }
+    for (const Weight* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) {
+      bytes += w->t->n_bytes;
+    }
+  }
+  bytes_per_token_ = bytes;
+  c.file_type = tensor_type_name(layers_[0].w_gate.type());
+  return Status::ok();
+}
+
+void LlamaFamilyModel::project(ThreadPool& pool, ActivationBuffer& act, const float* x,
+                               int64_t n_tokens, int64_t cols,
+                               std::initializer_list<MatmulTarget> targets) const {
+  // Targets usually share one weight type; when they do not, each dot type gets its own pass.
+  const MatmulTarget* begin = targets.begin();
+  const int n = static_cast<int>(targets.size());
+  for (int i = 0; i < n;) {
+    const TensorType dot = cpu_type_kernels(begin[i].type)->dot_type;
+    int j = i + 1;
+    while (j < n && cpu_type_kernels(begin[j].type)->dot_type == dot) ++j;
+    quantize_activations(pool, begin[i].type, x, n_tokens, cols, act);
+    matmul(pool, act, begin + i, j - i);
+    i = j;
+  }
+}
+
+Status LlamaFamilyModel::forward_impl(ThreadPool& pool, const int32_t* tokens, int64_t T,
+                                      KvCache& kv, ForwardScratch& scratch, float* logits,
+                                      bool all_logits) const {
+  LlamaScratch& s = static_cast<LlamaScratch&>(scratch);
+  const ModelConfig& c = config_;
+  const int64_t E = c.n_embd;
+  const int64_t hd = c.head_dim;
+  const int64_t q_dim = c.n_head * hd;
+  const int64_t kv_dim = c.kv_dim();
+  const int64_t n_past = kv.n_past();
+  const int64_t half_rope = c.rope_dims / 2;
+  const int n_threads = pool.n_threads();
+
+  if (s.capacity < T) {
+    s.capacity = T;
+    s.x.resize(T * E);
+    s.xn.resize(T * E);
+    s.q.resize(T * q_dim);
+    s.k.resize(T * kv_dim);
+    s.v.resize(T * kv_dim);
+    s.attn.resize(T * q_dim);
+    s.gate.resize(T * c.n_ff);
+    s.up.resize(T * c.n_ff);
+    s.rope_cos.resize(T * half_rope);
+    s.rope_sin.resize(T * half_rope);
+  }
+  if (s.scores.size() < static_cast<size_t>(n_threads * kv.n_ctx())) {
+    s.scores.resize(static_cast<size_t>(n_threads * kv.n_ctx()));
+  }
+
+  // Embedding rows are gathered, not multiplied: dequantize the row of each token.
+  pool.parallel_for(T, 1, [&](int64_t b, int64_t e, int) {
+    const int64_t row_bytes = tensor_row_bytes(token_embd_.type(), E);
+    for (int64_t t = b; t < e; ++t) {
+      const auto* row = static_cast<const uint8_t*>(token_embd_.data()) + tokens[t] * row_bytes;
+      dequantize_row_ref(token_embd_.type(), row, s.x.data() + t * E, E);
+    }
+  });
+  for (int64_t t = 0; t < T; ++t) {
+    rope_cache(s.rope_cos.data() + t * half_rope, s.rope_sin.data() + t * half_rope, c.rope_dims,
+               n_past + t, c.rope_freq_base, c.rope_freq_scale);
+  }
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const int64_t group = c.n_head / c.n_head_kv;
+
+  for (int64_t l = 0; l < c.n_layer; ++l) {
+    const LayerWeights& L = layers_[static_cast<size_t>(l)];
+    for (int64_t t = 0; t < T; ++t) {
+      rms_norm(s.x.data() + t * E, L.attn_norm.data(), s.xn.data() + t * E, E, c.rms_eps);
+    }
+    project(pool, s.act, s.xn.data(), T, E,
+            {{L.wq.type(), L.wq.data(), q_dim, s.q.data(), q_dim},
+             {L.wk.type(), L.wk.data(), kv_dim, s.k.data(), kv_dim},
+             {L.wv.type(), L.wv.data(), kv_dim, s.v.data(), kv_dim}});
+
+    uint16_t* k_cache = kv.k(l);
+    uint16_t* v_cache = kv.v(l);
+    pool.parallel_for(T, 1, [&](int64_t b, int64_t e, int) {
+      for (int64_t t = b; t < e; ++t) {
+        float* q = s.q.data() + t * q_dim;
+        float* k = s.k.data() + t * kv_dim;
+        float* v = s.v.data() + t * kv_dim;
+        if (!L.bq.empty()) {
+          add_inplace(q, L.bq.data(), q_dim);
+          add_inplace(k, L.bk.data(), kv_dim);
+          add_inplace(v, L.bv.data(), kv_dim);
+        }
+        const float* cs = s.rope_cos.data() + t * half_rope;
+        const float* sn = s.rope_sin.data() + t * half_rope;
+        for (int64_t h = 0; h < c.n_head; ++h) rope_apply(q + h * hd, cs, sn, c.rope_dims, c.rope_neox);
+        for (int64_t h = 0; h < c.n_head_kv; ++h) rope_apply(k + h * hd, cs, sn, c.rope_dims, c.rope_neox);
+        f32_to_f16_row(k, k_cache + (n_past + t) * kv_dim, kv_dim);
+        f32_to_f16_row(v, v_cache + (n_past + t) * kv_dim, kv_dim);
+      }
+    });
+
+    // One work item per (token, head); token t sees cache cells [0, n_past + t].
+    pool.parallel_for(T * c.n_head, 1, [&](int64_t b, int64_t e, int thread) {
+      float* scores = s.scores.data() + thread * kv.n_ctx();
+      for (int64_t i = b; i < e; ++i) {
+        const int64_t t = i / c.n_head;
+        const int64_t h = i % c.n_head;
+        attention_head(s.q.data() + t * q_dim + h * hd, k_cache, v_cache, n_past + t + 1, kv_dim,
+                       (h / group) * hd, hd, scale, scores, s.attn.data() + t * q_dim + h * hd);
+      }
+    });
+
+    project(pool, s.act, s.attn.data(), T, q_dim, {{L.wo.type(), L.wo.data(), E, s.xn.data(), E}});
+    for (int64_t t = 0; t < T; ++t) add_inplace(s.x.data() + t * E, s.xn.data() + t * E, E);
+
+    for (int64_t t = 0; t < T; ++t) {
+      rms_norm(s.x.data() + t * E, L.ffn_norm.data(), s.xn.data() + t * E, E, c.rms_eps);
+    }
+    project(pool, s.act, s.xn.data(), T, E,
+            {{L.w_gate.type(), L.w_gate.data(), c.n_ff, s.gate.data(), c.n_ff},
+             {L.w_up.type(), L.w_up.data(), c.n_ff, s.up.data(), c.n_ff}});
+    for (int64_t t = 0; t < T; ++t) {
+      silu_mul(s.gate.data() + t * c.n_ff, s.up.data() + t * c.n_ff, c.n_ff);
+    }
+    project(pool, s.act, s.gate.data(), T, c.n_ff,
+            {{L.w_down.type(), L.w_down.data(), E, s.xn.data(), E}});
+    for (int64_t t = 0; t < T; ++t) add_inplace(s.x.data() + t * E, s.xn.data() + t * E, E);
+  }
+
+  const int64_t first = all_logits ? 0 : T - 1;
+  const int64_t n_out = T - first;
+  for (int64_t t = first; t < T; ++t) {
+    rms_norm(s.x.data() + t * E, output_norm_.data(), s.xn.data() + (t - first) * E, E, c.rms_eps);
+  }
+  project(pool, s.act, s.xn.data(), n_out, E,
+          {{output_.type(), output_.data(), c.n_vocab, logits, c.n_vocab}});
+  kv.set_n_past(n_past + T);
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Model>> build_llama_family(const GgufFile& file, const std::string& arch,
+                                                  const LlamaFamilyOptions& options) {
+  auto model = std::make_unique<LlamaFamilyModel>(options);
+  Status st = model->bind(file, arch);
+  if (!st) return st;
+  return std::unique_ptr<Model>(std::move(model));
+}
+
+Result<std::unique_ptr<Model>> load_llama_family(const GgufFile& file, const std::string& arch) {
+  return build_llama_family(file, arch, LlamaFamilyOptions{});
+}
+
+}  // namespace r1

@@ -1,0 +1,57 @@
+#include "kernels/cpu/attention.h"
+
+#include <vector>
+
+#include "kernels/cpu/ops.h"
+#include "kernels/cpu/quant.h"
+
+namespace r1 {
+
+void attention_head_ref(const float* q, const uint16_t* k, const uint16_t* v, int64_t n_kv,
+                        int64_t kv_stride, int64_t kv_offset, int64_t head_dim, float scale,
+                        float* scores, float* out) {
+  float q16[1024];  // head_dim <= 1024 is checked at model load
+  for (int64_t d = 0; d < head_dim; ++d) q16[d] = f16_to_f32(f32_to_f16(q[d]));
+  for (int64_t j = 0; j < n_kv; ++j) {
+    const uint16_t* kr = k + j * kv_stride + kv_offset;
+    float acc = 0.0f;
+    for (int64_t d = 0; d < head_dim; ++d) acc += q16[d] * f16_to_f32(kr[d]);
+    scores[j] = acc * scale;
+  }
+  softmax_inplace(scores, n_kv);
+  for (int64_t d = 0; d < head_dim; ++d) out[d] = 0.0f;
+  for (int64_t j = 0; j < n_kv; ++j) {
+    const float p = f16_to_f32(f32_to_f16(scores[j]));
+    const uint16_t* vr = v + j * kv_stride + kv_offset;
+    for (int64_t d = 0; d < head_dim; ++d) out[d] += p * f16_to_f32(vr[d]);
+  }
+}
+
+// Defined in attention_avx2.cpp (compiled for AVX2+FMA+F16C); head_dim % 8 == 0, <= 1024.
+void attention_head_avx2(const float* q, const uint16_t* k, const uint16_t* v, int64_t n_kv,
+                         int64_t kv_stride, int64_t kv_offset, int64_t head_dim, float scale,
+                         float* scores, float* out);
+
+namespace {
+bool cpu_has_avx2_f16c() {
+  // Every AVX2 CPU also has F16C (and some compilers cannot query "f16c" by name).
+  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return has;
+}
+}  // namespace
+
+void attention_head(const float* q, const uint16_t* k, const uint16_t* v, int64_t n_kv,
+                    int64_t kv_stride, int64_t kv_offset, int64_t head_dim, float scale,
+                    float* scores, float* out) {
+  if (cpu_has_avx2_f16c() && head_dim % 8 == 0 && head_dim <= 1024) {
+    attention_head_avx2(q, k, v, n_kv, kv_stride, kv_offset, head_dim, scale, scores, out);
+  } else {
+    attention_head_ref(q, k, v, n_kv, kv_stride, kv_offset, head_dim, scale, scores, out);
+  }
+}
+
+void f32_to_f16_row(const float* x, uint16_t* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = f32_to_f16(x[i]);
+}
+
+}  // namespace r1

@@ -1,0 +1,108 @@
+#include "kernels/cpu/matmul.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "kernels/cpu/quant.h"
+
+namespace r1 {
+
+bool quantize_activations(ThreadPool& pool, TensorType weight_type, const float* x,
+                          int64_t n_tokens, int64_t cols, ActivationBuffer& out) {
+  const CpuTypeKernels* k = cpu_type_kernels(weight_type);
+  if (k == nullptr) return false;
+  const int64_t row_bytes = tensor_row_bytes(k->dot_type, cols);
+  if (row_bytes < 0 || tensor_row_bytes(weight_type, cols) < 0) return false;
+  out.dot_type = k->dot_type;
+  out.cols = cols;
+  out.n_tokens = n_tokens;
+  out.row_bytes = row_bytes;
+  if (out.data.size() < static_cast<size_t>(row_bytes * n_tokens)) {
+    out.data.resize(static_cast<size_t>(row_bytes * n_tokens));
+  }
+  pool.parallel_for(n_tokens, 1, [&](int64_t begin, int64_t end, int) {
+    for (int64_t t = begin; t < end; ++t) {
+      k->quantize_act(x + t * cols, out.data.data() + t * row_bytes, cols);
+    }
+  });
+  return true;
+}
+
+namespace {
+
+// Rows per work item: enough to amortise the hand-out, few enough to balance two threads on
+// the smallest matrices (k/v projections of a 135M model have 192 rows).
+constexpr int64_t kRowBlock = 16;
+// Tokens per inner tile during prefill: the weight block stays in L1/L2 while it meets this
+// many activation rows.
+constexpr int64_t kTokenTile = 64;
+
+struct Span {
+  int target;
+  int64_t row_begin;
+  int64_t row_end;
+};
+
+void run_block(const ActivationBuffer& x, const MatmulTarget& tg, int64_t r0, int64_t r1) {
+  const CpuTypeKernels* k = cpu_type_kernels(tg.type);
+  const int64_t w_row_bytes = tensor_row_bytes(tg.type, x.cols);
+  const auto* w = static_cast<const uint8_t*>(tg.weights);
+  for (int64_t t0 = 0; t0 < x.n_tokens; t0 += kTokenTile) {
+    const int64_t t1 = std::min(x.n_tokens, t0 + kTokenTile);
+    int64_t r = r0;
+    if (k->vec_dot4 != nullptr) {
+      float out4[4];
+      for (; r + 4 <= r1; r += 4) {
+        for (int64_t t = t0; t < t1; ++t) {
+          k->vec_dot4(x.cols, w + r * w_row_bytes, static_cast<size_t>(w_row_bytes),
+                      x.data.data() + t * x.row_bytes, out4);
+          float* y = tg.y + t * tg.y_stride + r;
+          y[0] = out4[0];
+          y[1] = out4[1];
+          y[2] = out4[2];
+          y[3] = out4[3];
+        }
+      }
+    }
+    for (; r < r1; ++r) {
+      for (int64_t t = t0; t < t1; ++t) {
+        tg.y[t * tg.y_stride + r] =
+            k->vec_dot(x.cols, w + r * w_row_bytes, x.data.data() + t * x.row_bytes);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void matmul(ThreadPool& pool, const ActivationBuffer& x, const MatmulTarget* targets,
+            int n_targets) {
+  std::vector<Span> spans;
+  for (int i = 0; i < n_targets; ++i) {
+    for (int64_t r = 0; r < targets[i].rows; r += kRowBlock) {
+      spans.push_back({i, r, std::min(targets[i].rows, r + kRowBlock)});
+    }
+  }
+  pool.parallel_for(static_cast<int64_t>(spans.size()), 1, [&](int64_t begin, int64_t end, int) {
+    for (int64_t s = begin; s < end; ++s) {
+      const Span& sp = spans[s];
+      run_block(x, targets[sp.target], sp.row_begin, sp.row_end);
+    }
+  });
+}
+
+void matmul_ref(TensorType type, const void* weights, int64_t rows, int64_t cols, const float* x,
+                int64_t n_tokens, float* y) {
+  const int64_t row_bytes = tensor_row_bytes(type, cols);
+  std::vector<float> w(static_cast<size_t>(cols));
+  for (int64_t r = 0; r < rows; ++r) {
+    dequantize_row_ref(type, static_cast<const uint8_t*>(weights) + r * row_bytes, w.data(), cols);
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      double acc = 0.0;
+      for (int64_t c = 0; c < cols; ++c) acc += static_cast<double>(w[c]) * x[t * cols + c];
+      y[t * rows + r] = static_cast<float>(acc);
+    }
+  }
+}
+
+}  // namespace r1

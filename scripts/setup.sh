@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Sets up everything r1 needs on a fresh Debian machine, idempotently:
+#   1. Debian packages that are missing (apt-get update only when something must be installed),
+#   2. PyPI tools for tests (gguf, numpy) when missing,
+#   3. a Release build in build/ (CMake + Ninja),
+#   4. the default model into the cache outside the work tree (r1 models fetch),
+#   5. derived test models (an F16 copy of the default model, tiny random-weight GGUFs).
+# Environment: R1_BUILD_DIR (default build), R1_MODELS_DIR (default ~/.cache/r1/models).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  cmake ninja-build g++ pkg-config git ca-certificates python3 python3-pip
+  libpcre2-dev            # Unicode pre-tokenizer regexes
+  libutf8proc-dev         # Unicode normalisation
+  nlohmann-json3-dev      # JSON
+  libcli11-dev            # command-line parsing
+  doctest-dev             # unit tests
+  libssl-dev              # SHA-256 of model files
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${missing[@]}"
+fi
+
+if ! python3 -c "import gguf, numpy" 2>/dev/null; then
+  echo "setup: installing PyPI test tools (gguf, numpy)"
+  python3 -m pip install --quiet gguf numpy
+fi
+
+BUILD_DIR=${R1_BUILD_DIR:-build}
+if [[ ! -f "$BUILD_DIR/build.ninja" ]]; then
+  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release
+fi
+cmake --build "$BUILD_DIR" -j "$(nproc)"
+
+"$BUILD_DIR/r1" models fetch
+MODELS_DIR=${R1_MODELS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/r1/models}
+python3 scripts/derive_models.py "$MODELS_DIR"
+if [[ ! -f tests/data/models/tiny-qwen2.f32.gguf ]]; then
+  python3 scripts/make_tiny_models.py tests/data/models >/dev/null
+fi
+echo "setup: ready ($BUILD_DIR/r1)"
