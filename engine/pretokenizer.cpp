@@ -111,7 +111,8 @@ constexpr const char* kDeepseekPunct =
     "\\s?[\\x{21}-\\x{2F}\\x{3A}-\\x{7E}\\x{FF01}-\\x{FF0F}\\x{FF1A}-\\x{FF5E}\\x{2018}-\\x{201F}"
     "\\x{3001}-\\x{3002}]+";
 constexpr const char* kDeepseekV3Main =
-    "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\\r\\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+|"
+    "[!\"#$%&'()*+,\\-./"
+    ":;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\\r\\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+|"
     " ?[\\p{P}\\p{S}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
 struct Family {
@@ -206,8 +207,8 @@ void PreTokenizer::split(std::string_view text, std::vector<std::string_view>* p
       size_t gap_start = 0;  // bytes: end of the previous match
       size_t search_from = 0;
       while (search_from < piece.size()) {
-        int rc = pcre2_match(pattern->code, subject, piece.size(), search_from,
-                             PCRE2_NO_UTF_CHECK, match, nullptr);
+        int rc = pcre2_match(pattern->code, subject, piece.size(), search_from, PCRE2_NO_UTF_CHECK,
+                             match, nullptr);
         if (rc == PCRE2_ERROR_JIT_STACKLIMIT) {
           // The interpreter keeps its backtracking state on the heap.
           rc = pcre2_match(pattern->code, subject, piece.size(), search_from,

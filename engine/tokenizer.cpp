@@ -214,31 +214,60 @@ std::string byte_level_decode(std::string_view text) {
 }
 
 // Texts llama.cpp recognises when the GGUF does not name the token (llama-vocab.cpp, load()).
+// DeepSeek's use full-width bars and U+2581 ("▁") and are spelled out in bytes.
+#define R1_FW_BAR "\xEF\xBD\x9C"       // U+FF5C
+#define R1_LOWER_BLOCK "\xE2\x96\x81"  // U+2581
+constexpr const char* kDeepseekEos =
+    "<" R1_FW_BAR "end" R1_LOWER_BLOCK "of" R1_LOWER_BLOCK "sentence" R1_FW_BAR ">";
+constexpr const char* kDeepseekFimBegin = "<" R1_FW_BAR "fim" R1_LOWER_BLOCK "begin" R1_FW_BAR ">";
+constexpr const char* kDeepseekFimHole = "<" R1_FW_BAR "fim" R1_LOWER_BLOCK "hole" R1_FW_BAR ">";
+constexpr const char* kDeepseekFimEnd = "<" R1_FW_BAR "fim" R1_LOWER_BLOCK "end" R1_FW_BAR ">";
+constexpr const char* kSpmPre = R1_LOWER_BLOCK "<PRE>";
+constexpr const char* kSpmSuf = R1_LOWER_BLOCK "<SUF>";
+constexpr const char* kSpmMid = R1_LOWER_BLOCK "<MID>";
+#undef R1_FW_BAR
+#undef R1_LOWER_BLOCK
+
 constexpr std::initializer_list<const char*> kEotTexts = {
-    "<|eot_id|>", "<|im_end|>", "<|end|>",         "<end_of_turn>",
-    "<|endoftext|>", "<|end_of_text|>", "<EOT>",   "_<EOT>",
-    "[EOT]",      "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>",
-    "<end_of_utterance>"};
+    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>",     "<|end_of_text|>",
+    "<EOT>",      "_<EOT>",     "[EOT]",   kDeepseekEos,    "<end_of_utterance>"};
 constexpr std::initializer_list<const char*> kEomTexts = {"<|eom_id|>"};
 constexpr std::initializer_list<const char*> kFimPreTexts = {
-    "<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81" "begin\xEF\xBD\x9C>",
-    "<PRE>", "\xE2\x96\x81<PRE>", "<|code_prefix|>", "<|prefix|>"};
+    "<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>",    kDeepseekFimBegin,
+    "<PRE>",          kSpmPre,        "<|code_prefix|>", "<|prefix|>"};
 constexpr std::initializer_list<const char*> kFimSufTexts = {
-    "<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81hole\xEF\xBD\x9C>",
-    "<SUF>", "\xE2\x96\x81<SUF>", "<|code_suffix|>", "<|suffix|>"};
+    "<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>",    kDeepseekFimHole,
+    "<SUF>",          kSpmSuf,        "<|code_suffix|>", "<|suffix|>"};
 constexpr std::initializer_list<const char*> kFimMidTexts = {
-    "<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81" "end\xEF\xBD\x9C>",
-    "<MID>", "\xE2\x96\x81<MID>", "<|code_middle|>", "<|middle|>"};
+    "<|fim_middle|>", "<fim-middle>", "<fim_middle>",    kDeepseekFimEnd,
+    "<MID>",          kSpmMid,        "<|code_middle|>", "<|middle|>"};
 constexpr std::initializer_list<const char*> kFimPadTexts = {"<|fim_pad|>", "<fim-pad>",
                                                              "<fim_pad>", "<PAD>", "[PAD]"};
-constexpr std::initializer_list<const char*> kFimRepTexts = {
-    "<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>"};
+constexpr std::initializer_list<const char*> kFimRepTexts = {"<|fim_repo|>", "<|repo_name|>",
+                                                             "<fim-repo>", "<REPO>", "<reponame>"};
 constexpr std::initializer_list<const char*> kFimSepTexts = {"<|file_sep|>"};
-constexpr std::initializer_list<const char*> kEogTexts = {
-    "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>",
-    "<end_of_turn>", "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]",
-    "<|end_of_text|>", "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>",
-    "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>", "[e~["};
+constexpr std::initializer_list<const char*> kEogTexts = {"<|eot_id|>",
+                                                          "<|im_end|>",
+                                                          "<|end|>",
+                                                          "<|return|>",
+                                                          "<|call|>",
+                                                          "<|flush|>",
+                                                          "<|calls|>",
+                                                          "<end_of_turn>",
+                                                          "<|endoftext|>",
+                                                          "</s>",
+                                                          "<|eom_id|>",
+                                                          "<EOT>",
+                                                          "_<EOT>",
+                                                          "[EOT]",
+                                                          "[EOS]",
+                                                          "<|end_of_text|>",
+                                                          "<end_of_utterance>",
+                                                          "<eos>",
+                                                          "<turn|>",
+                                                          "<|tool_response>",
+                                                          kDeepseekEos,
+                                                          "[e~["};
 
 class BpeTokenizer final : public Tokenizer {
  public:
@@ -324,15 +353,15 @@ class BpeTokenizer final : public Tokenizer {
   void encode_piece(std::string_view piece, Scratch* scratch, std::vector<int32_t>* out) const;
   void emit_bytes(std::string_view bytes, std::vector<int32_t>* out) const;
 
-  std::vector<std::string> texts_;  // (n_vocab) vocab strings as stored
-  std::vector<TokenAttr> attrs_;    // (n_vocab) after llama.cpp's text-based fix-ups
+  std::vector<std::string> texts_;   // (n_vocab) vocab strings as stored
+  std::vector<TokenAttr> attrs_;     // (n_vocab) after llama.cpp's text-based fix-ups
   std::vector<std::string> pieces_;  // (n_vocab) rendered bytes, special tokens as their text
   std::vector<uint8_t> end_of_generation_;  // (n_vocab) 1 for eos/eot/eom and friends
   std::unordered_map<std::string_view, int32_t> text_to_id_;  // views into texts_
   std::unordered_map<uint64_t, Merge> merges_;                // (left id, right id) -> merge
   std::array<int32_t, 256> byte_token_{};      // id of each byte's byte-level character
   std::array<int32_t, 256> raw_byte_token_{};  // id of the one-byte string, for fallback
-  std::vector<int32_t> special_ids_;  // partition order: longest text first
+  std::vector<int32_t> special_ids_;           // partition order: longest text first
   std::unique_ptr<PreTokenizer> pre_;
   int32_t bos_ = -1;
   int32_t eos_ = -1;
@@ -399,8 +428,7 @@ Status BpeTokenizer::finish_load(const GgufFile& file) {
   if (!tokens.is_ok()) return required(tokens.status(), file, "tokenizer.ggml.tokens");
   const size_t n = tokens.value().size();
   if (n == 0 || n > static_cast<size_t>(INT32_MAX)) {
-    return Status::invalid(path + ": tokenizer.ggml.tokens has " + std::to_string(n) +
-                           " entries");
+    return Status::invalid(path + ": tokenizer.ggml.tokens has " + std::to_string(n) + " entries");
   }
   std::vector<int64_t> types;
   if (file.find("tokenizer.ggml.token_type") != nullptr) {
@@ -553,14 +581,19 @@ Status BpeTokenizer::finish_load(const GgufFile& file) {
     switch (attrs_[i]) {
       case TokenAttr::kControl:
       case TokenAttr::kUnknown:
-      case TokenAttr::kUserDefined: pieces_[i] = texts_[i]; break;
-      case TokenAttr::kNormal: pieces_[i] = byte_level_decode(texts_[i]); break;
+      case TokenAttr::kUserDefined:
+        pieces_[i] = texts_[i];
+        break;
+      case TokenAttr::kNormal:
+        pieces_[i] = byte_level_decode(texts_[i]);
+        break;
       case TokenAttr::kByte: {
         const std::string& t = texts_[i];  // "<0xAB>"
         auto hex = [](char c) {
-          return c >= '0' && c <= '9' ? c - '0'
+          return c >= '0' && c <= '9'   ? c - '0'
                  : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                 : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+                 : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                        : -1;
         };
         if (t.size() == 6 && t.compare(0, 3, "<0x") == 0 && t[5] == '>' && hex(t[3]) >= 0 &&
             hex(t[4]) >= 0) {
@@ -569,7 +602,8 @@ Status BpeTokenizer::finish_load(const GgufFile& file) {
         break;
       }
       case TokenAttr::kUnused:
-      case TokenAttr::kUndefined: break;
+      case TokenAttr::kUndefined:
+        break;
     }
   }
   return Status::ok();
@@ -583,7 +617,9 @@ std::vector<BpeTokenizer::Fragment> BpeTokenizer::partition(std::string_view tex
     const TokenAttr attr = attrs_[static_cast<size_t>(id)];
     if (!parse_special && (attr == TokenAttr::kControl || attr == TokenAttr::kUnknown)) continue;
     const std::string& special = texts_[static_cast<size_t>(id)];
-    bool found_any = false;
+    // A text absent from the whole input is absent from every fragment: skip it cheaply, which
+    // matters for vocabs with thousands of user-defined entries.
+    if (text.find(special) == std::string_view::npos) continue;
     next.clear();
     for (const Fragment& f : fragments) {
       if (f.token >= 0) {
@@ -592,17 +628,14 @@ std::vector<BpeTokenizer::Fragment> BpeTokenizer::partition(std::string_view tex
       }
       const std::string_view window = text.substr(0, f.offset + f.length);
       size_t pos = f.offset;
-      while (true) {
-        const size_t match = window.find(special, pos);
-        if (match == std::string_view::npos) break;
-        found_any = true;
+      for (size_t match; (match = window.find(special, pos)) != std::string_view::npos;) {
         if (match > pos) next.push_back({-1, pos, match - pos});
         next.push_back({id, 0, 0});
         pos = match + special.size();
       }
       if (pos < f.offset + f.length) next.push_back({-1, pos, f.offset + f.length - pos});
     }
-    if (found_any) fragments.swap(next);
+    fragments.swap(next);
   }
   return fragments;
 }
@@ -675,9 +708,9 @@ void BpeTokenizer::encode_piece(std::string_view piece, Scratch* scratch,
   queue.clear();
   const auto n = static_cast<int32_t>(piece.size());
   for (int32_t i = 0; i < n; ++i) {
-    symbols[static_cast<size_t>(i)] = {byte_token_[static_cast<uint8_t>(piece[static_cast<size_t>(i)])],
-                                       i - 1, i + 1 < n ? i + 1 : -1,
-                                       static_cast<uint32_t>(i), 1};
+    symbols[static_cast<size_t>(i)] = {
+        byte_token_[static_cast<uint8_t>(piece[static_cast<size_t>(i)])], i - 1,
+        i + 1 < n ? i + 1 : -1, static_cast<uint32_t>(i), 1};
   }
   // Max-heap on priority: the lowest rank first, then the leftmost pair.
   auto lower_priority = [](const Candidate& a, const Candidate& b) {

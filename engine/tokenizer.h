@@ -41,6 +41,8 @@ class Tokenizer {
 
   // Text -> ids. add_bos prepends BOS when the model asks for it (tokenizer.ggml.add_bos_token)
   // and has one; parse_special recognises special/control token text (e.g. "<|im_start|>").
+  // User-defined vocab entries are matched either way, as llama.cpp does. Ill-formed UTF-8 is
+  // encoded as llama.cpp encodes it: each byte that does not start a character becomes U+FFFD.
   virtual std::vector<int32_t> encode(std::string_view text, bool add_bos,
                                       bool parse_special) const = 0;
 

@@ -4,7 +4,8 @@
 #   2. PyPI tools for tests (gguf, numpy) when missing,
 #   3. a Release build in build/ (CMake + Ninja),
 #   4. the default model into the cache outside the work tree (r1 models fetch),
-#   5. derived test models (an F16 copy of the default model, tiny random-weight GGUFs).
+#   5. derived test models (an F16 copy of the default model, tiny random-weight GGUFs, the
+#      R1-Distill-Qwen vocabulary as a vocab-only GGUF).
 # Environment: R1_BUILD_DIR (default build), R1_MODELS_DIR (default ~/.cache/r1/models).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,6 +47,7 @@ cmake --build "$BUILD_DIR" -j "$(nproc)"
 "$BUILD_DIR/r1" models fetch
 MODELS_DIR=${R1_MODELS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/r1/models}
 python3 scripts/derive_models.py "$MODELS_DIR"
+python3 scripts/make_vocab_gguf.py "$MODELS_DIR"
 if [[ ! -f tests/data/models/tiny-qwen2.f32.gguf ]]; then
   python3 scripts/make_tiny_models.py tests/data/models >/dev/null
 fi

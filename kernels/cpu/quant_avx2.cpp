@@ -150,7 +150,7 @@ void dot_q4_1_rows(int64_t n, const uint8_t* w, size_t stride, const BlockQ8_1* 
   __m256 acc[kRows][kChains<kRows>];
   for (auto& row : acc)
     for (auto& c : row) c = _mm256_setzero_ps();
-  float mins[kRows] = {};  // sum of m_w * s_a
+  float mins[kRows][kChains<kRows>] = {};  // sums of m_w * s_a, split to shorten add chains
   const int64_t nb = n / kQK4_1;
   for (int64_t i = 0; i < nb; ++i) {
     const __m256i a = load256(y[i].qs);
@@ -161,10 +161,14 @@ void dot_q4_1_rows(int64_t n, const uint8_t* w, size_t stride, const BlockQ8_1* 
       const __m256 p = _mm256_cvtepi32_ps(dot_u8_s8(unpack_nibbles(x->qs), a));
       auto& c = acc[r][i % kChains<kRows>];
       c = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x->d) * da), p, c);
-      mins[r] += h2f(x->m) * sa;
+      mins[r][i % kChains<kRows>] += h2f(x->m) * sa;
     }
   }
-  finish<kRows>(acc, mins, out);
+  float min_sum[kRows] = {};
+  for (int r = 0; r < kRows; ++r) {
+    for (int c = 0; c < kChains<kRows>; ++c) min_sum[r] += mins[r][c];
+  }
+  finish<kRows>(acc, min_sum, out);
 }
 
 // Q8_0 x Q8_0: maddubs needs one unsigned operand, so multiply |w| by a carrying w's sign.

@@ -110,12 +110,14 @@ std::vector<std::vector<int32_t>> read_vector_ids(const std::string& name, size_
   return out;
 }
 
-void check_reference_vectors(const std::string& name) {
-  if (!std::filesystem::exists(vector_path(name, ""))) {
-    MESSAGE("skipped " << name << ": no vocab GGUF in ../shared/reference/tokenizer");
+// vocab_override: a vocab GGUF to use instead of the one beside the vectors.
+void check_reference_vectors(const std::string& name, const std::string& vocab_override = "") {
+  const std::string vocab_path = vocab_override.empty() ? vector_path(name, "") : vocab_override;
+  if (!std::filesystem::exists(vocab_path)) {
+    MESSAGE("skipped " << name << ": no vocab GGUF at " << vocab_path);
     return;
   }
-  Loaded vocab = load(vector_path(name, ""));
+  Loaded vocab = load(vocab_path);
   const auto texts = read_vector_texts(name);
   const auto expected = read_vector_ids(name, texts.size());
   REQUIRE(texts.size() > 0);
@@ -126,12 +128,12 @@ void check_reference_vectors(const std::string& name) {
     if (got == expected[i]) {
       ++passed;
     } else {
-      FAIL_CHECK(name << " case " << i << " " << printable(texts[i])
-                          << "\n  llama.cpp: " << ids_str(expected[i])
-                          << "\n  r1:        " << ids_str(got));
+      FAIL_CHECK(name << " case " << i << " " << printable(texts[i]) << "\n  llama.cpp: "
+                      << ids_str(expected[i]) << "\n  r1:        " << ids_str(got));
     }
     // Every reference text is well-formed UTF-8, so decoding gives the bytes back.
-    CHECK_MESSAGE(vocab.tok->decode(got) == texts[i], name << " round trip " << printable(texts[i]));
+    CHECK_MESSAGE(vocab.tok->decode(got) == texts[i],
+                  name << " round trip " << printable(texts[i]));
   }
   MESSAGE(name << ": " << passed << "/" << texts.size() << " reference vectors match");
 }
@@ -234,8 +236,8 @@ struct TinyVocab {
   bool with_merges = true;
   std::vector<std::string> tokens;
   std::vector<int32_t> types;
-  std::vector<std::string> merges = {"h e", "l l", "he ll", "hell o", "Ġ w", "o r",
-                                     "Ġw or", "l d", "Ġwor ld"};
+  std::vector<std::string> merges = {"h e", "l l",   "he ll", "hell o", "Ġ w",
+                                     "o r", "Ġw or", "l d",   "Ġwor ld"};
   int64_t bos = -1;  // -1: key absent
   int64_t eos = -1;
 
@@ -300,17 +302,30 @@ int32_t byte_token(const Tokenizer& tok, uint8_t b) {
 
 // ---- reference vectors -------------------------------------------------------------------------
 
-TEST_CASE("tokenizer: gpt-2 reference vectors") { check_reference_vectors("gpt-2"); }
-TEST_CASE("tokenizer: deepseek-llm reference vectors") { check_reference_vectors("deepseek-llm"); }
+TEST_CASE("tokenizer: gpt-2 reference vectors") {
+  check_reference_vectors("gpt-2");
+}
+TEST_CASE("tokenizer: deepseek-llm reference vectors") {
+  check_reference_vectors("deepseek-llm");
+}
 TEST_CASE("tokenizer: deepseek-coder reference vectors") {
   check_reference_vectors("deepseek-coder");
 }
-TEST_CASE("tokenizer: starcoder reference vectors") { check_reference_vectors("starcoder"); }
-TEST_CASE("tokenizer: qwen2 and llama-bpe reference vectors") {
-  // Their .inp/.out are here but the vocab GGUFs are not (too large to keep); the qwen2 and
-  // llama3 regexes are checked on their own below, and were checked against llama.cpp on a
-  // copy of the gpt-2 vocab relabelled with each pre-tokenizer name.
-  check_reference_vectors("qwen2");
+TEST_CASE("tokenizer: starcoder reference vectors") {
+  check_reference_vectors("starcoder");
+}
+TEST_CASE("tokenizer: qwen2 reference vectors on the real R1-Distill-Qwen vocabulary") {
+  // The qwen2 vectors have no vocab GGUF beside them. R1-Distill-Qwen shares Qwen2's base
+  // vocabulary and regex (pre type deepseek-r1-qwen); scripts/make_vocab_gguf.py (run by
+  // scripts/setup.sh) extracts its vocabulary from the published first part of the real model.
+  const std::string vocab = test::model_path("vocab-deepseek-r1-qwen.gguf");
+  REQUIRE_MESSAGE(std::filesystem::exists(vocab), vocab << " is missing: run scripts/setup.sh");
+  check_reference_vectors("qwen2", vocab);
+}
+
+TEST_CASE("tokenizer: llama-bpe reference vectors") {
+  // No Llama-3-family vocabulary is available here; the llama3 regex is checked on its own
+  // below, and was checked against llama.cpp on the gpt-2 vocab relabelled as llama-bpe.
   check_reference_vectors("llama-bpe");
 }
 
@@ -339,8 +354,8 @@ TEST_CASE("tokenizer: SmolLM2 golden ids from llama.cpp") {
       ++passed;
     } else {
       FAIL_CHECK("special=" << special << " add_bos=" << add_bos << " " << printable(text)
-                                << "\n  llama.cpp: " << ids_str(expected)
-                                << "\n  r1:        " << ids_str(got));
+                            << "\n  llama.cpp: " << ids_str(expected)
+                            << "\n  r1:        " << ids_str(got));
     }
     CHECK_MESSAGE(tok.decode(tok.encode(text, false, special)) == text,
                   "round trip " << printable(text));
@@ -385,7 +400,8 @@ TEST_CASE("tokenizer: merges apply by rank, leftmost first") {
   CHECK(t.bos_id() == -1);
   CHECK(t.encode("hello", true, false) == std::vector<int32_t>{v.id("hello")});
   CHECK(t.encode("", true, true).empty());
-  CHECK(t.decode(t.encode("hello world\n\tÄpfel 🦙", false, false)) == "hello world\n\tÄpfel 🦙");
+  CHECK(t.decode(t.encode("hello world\n\tÄpfel 🦙", false, false)) ==
+        "hello world\n\tÄpfel 🦙");
 }
 
 TEST_CASE("tokenizer: special tokens are matched before pre-tokenization") {
@@ -496,7 +512,8 @@ TEST_CASE("pretokenizer: families split as their regexes do") {
   CHECK(PreTokenizer::create("no-such-pre").status().code() == StatusCode::kUnsupported);
 }
 
-// ---- StreamDecoder -------------------------------------------------------------------------------
+// ---- StreamDecoder
+// -------------------------------------------------------------------------------
 
 TEST_CASE("stream decoder: holds back a character split across byte tokens") {
   Loaded gpt2 = load(vector_path("gpt-2", ""));
@@ -519,7 +536,9 @@ TEST_CASE("stream decoder: holds back a character split across byte tokens") {
   CHECK(d.push(byte_token(t, 0xFF)) == "\xEF\xBF\xBD");
   // A lead byte followed by a non-continuation: U+FFFD, then the character.
   CHECK(d.push(byte_token(t, 0xE2)) == "");
-  CHECK(d.push(byte_token(t, 'b')) == "\xEF\xBF\xBD" "b");
+  CHECK(d.push(byte_token(t, 'b')) ==
+        "\xEF\xBF\xBD"
+        "b");
 
   // Whole texts: the pieces concatenate to the text, each one well-formed on its own.
   const std::string text = "naïve café 🦙🦙 中文 — done";
@@ -541,9 +560,14 @@ TEST_CASE("stream decoder: holds back a character split across byte tokens") {
   StreamDecoder loud(*deepseek.tok, /*render_special=*/true);
   CHECK(loud.push(eos) == deepseek.tok->token_text(eos));
   CHECK(deepseek.tok->is_end_of_generation(eos));
+  // DeepSeek's vocab asks for BOS (tokenizer.ggml.add_bos_token = true).
+  CHECK(deepseek.tok->add_bos());
+  CHECK(deepseek.tok->encode("hi", true, false).front() == deepseek.tok->bos_id());
+  CHECK(deepseek.tok->encode("hi", false, false).front() != deepseek.tok->bos_id());
 }
 
-// ---- malformed metadata ----------------------------------------------------------------------------
+// ---- malformed metadata
+// ----------------------------------------------------------------------------
 
 TEST_SUITE("parsers") {
   void expect_error(const TinyVocab& v, StatusCode code, const std::string& needle) {
