@@ -3,7 +3,8 @@
 
 For each model: the prompts' token ids as llama.cpp tokenizes them, the first-step logits (the
 1024 largest, by id), and a greedy continuation of up to 64 tokens, decoded one token at a time
-(prompt prefilled in one batch, as r1 does). Output: tests/data/golden/NAME.json.
+(prompt prefilled in one batch, as r1 does), with the gap between the two largest logits at
+each step (a continuation may only part ways with llama.cpp's at a near-tie). Output: tests/data/golden/NAME.json.
 
 Run after scripts/make_tiny_models.py and scripts/derive_models.py:
   python3 scripts/make_golden_llama.py [MODELS_DIR]
@@ -74,8 +75,12 @@ def run(model_path, name, prompts, n_greedy):
         logits = last_logits(llm, n_vocab)
         top = np.argsort(-logits, kind="stable")[:TOP_LOGITS]
         greedy = []
+        margins = []  # top-1 minus top-2 logit at each greedy step: how near a tie it was
         for _ in range(n_greedy):
-            tok = int(np.argmax(last_logits(llm, n_vocab)))
+            step = last_logits(llm, n_vocab)
+            tok = int(np.argmax(step))
+            top2 = np.partition(step, -2)[-2:]
+            margins.append(float(top2[1] - top2[0]))
             greedy.append(tok)
             if llama_cpp.llama_vocab_is_eog(vocab, tok):
                 break
@@ -86,6 +91,7 @@ def run(model_path, name, prompts, n_greedy):
             "top_ids": [int(i) for i in top],
             "top_logits": [float(logits[i]) for i in top],
             "greedy_ids": greedy,
+            "greedy_margins": margins,
             "greedy_text": llm.detokenize(greedy).decode("utf-8", errors="replace"),
         })
     out = {
