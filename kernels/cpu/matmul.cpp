@@ -77,6 +77,21 @@ void run_block(const ActivationBuffer& x, const MatmulTarget& tg, int64_t r0, in
 
 void matmul(ThreadPool& pool, const ActivationBuffer& x, const MatmulTarget* targets,
             int n_targets) {
+  if (x.n_tokens == 1) {
+    // Decode is a pure stream over the weights: each thread takes one contiguous slice of every
+    // matrix (in multiples of 4 rows), so its reads and the kernels' prefetches run straight
+    // through memory with no hand-out between threads.
+    const int nt = pool.n_threads();
+    pool.run_on_all([&](int thread) {
+      for (int i = 0; i < n_targets; ++i) {
+        const int64_t quads = (targets[i].rows + 3) / 4;
+        const int64_t r0 = std::min(targets[i].rows, quads * thread / nt * 4);
+        const int64_t r1 = std::min(targets[i].rows, quads * (thread + 1) / nt * 4);
+        if (r1 > r0) run_block(x, targets[i], r0, r1);
+      }
+    });
+    return;
+  }
   std::vector<Span> spans;
   for (int i = 0; i < n_targets; ++i) {
     for (int64_t r = 0; r < targets[i].rows; r += kRowBlock) {
