@@ -8,9 +8,10 @@ Both engines run on the same file, machine and thread count, interleaved (r1, ll
 Decode is also reported as GB/s of weights streamed per second and as a share of the read
 bandwidth `r1 bench` measures on this machine.
 
-Variants of the default model are made once with llama.cpp's quantize API (Q8_0, Q4_K, Q6_K
-from the shipped Q4_1; speed, not quality, is measured) and the F16 copy from
-scripts/derive_models.py.
+Variants of the default model are made once with llama.cpp's quantize API (Q8_0 from the
+shipped Q4_1; speed, not quality, is measured) and the F16 copy from scripts/derive_models.py.
+The default model's 576-wide rows do not fit K-quant super-blocks (256), so Q4_K and Q6_K run
+on a random-weight llama of similar scale with 256-multiple rows (bench/make_kquant_models.py).
 
 Usage: python3 bench/engine_bench.py [--threads 2] [--rounds 3] [--types q4_1,q8_0,...]
         [--r1 build/r1] [--markdown]
@@ -31,12 +32,12 @@ MODELS = os.environ.get("R1_MODELS_DIR",
 BASE = "SmolLM2-135M-Instruct"
 FTYPES = {
     "q8_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0,
-    "q4_k": llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_K_M,
-    "q6_k": llama_cpp.LLAMA_FTYPE_MOSTLY_Q6_K,
 }
 
 
 def model_path(t):
+    if t in ("q4_k", "q6_k"):
+        return os.path.join(MODELS, f"bench-llama-190m.{t}.gguf")
     if t == "q4_1":
         return os.path.join(MODELS, f"{BASE}.Q4_1.gguf")
     if t == "f16":
@@ -51,6 +52,10 @@ def ensure_variant(t):
     if t == "f16":
         subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "..", "scripts",
                                                      "derive_models.py"), MODELS], check=True)
+        return path
+    if t in ("q4_k", "q6_k"):
+        subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__),
+                                                     "make_kquant_models.py"), MODELS], check=True)
         return path
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = FTYPES[t]

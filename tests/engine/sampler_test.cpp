@@ -52,7 +52,7 @@ TEST_CASE("top-k keeps only the k largest") {
   }
 }
 
-TEST_CASE("top-p keeps the smallest set reaching p; min-p drops tokens below min_p * p_max") {
+TEST_CASE("top-p keeps the smallest set reaching p and min-p drops tokens below min_p * p_max") {
   // Probabilities about 0.665, 0.245, 0.090 at temperature 1.
   std::vector<float> base = {2.0f, 1.0f, 0.0f};
   SamplerParams p;
