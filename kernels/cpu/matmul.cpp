@@ -43,31 +43,58 @@ struct Span {
   int64_t row_end;
 };
 
+// Decode (one token): rows by quads, each quad's weights streamed once.
+void run_block_one_token(const ActivationBuffer& x, const MatmulTarget& tg, int64_t r0,
+                         int64_t r1) {
+  const CpuTypeKernels* k = cpu_type_kernels(tg.type);
+  const int64_t w_row_bytes = tensor_row_bytes(tg.type, x.cols);
+  const auto* w = static_cast<const uint8_t*>(tg.weights);
+  int64_t r = r0;
+  float out4[4];
+  for (; r + 4 <= r1; r += 4) {
+    k->vec_dot4(x.cols, w + r * w_row_bytes, static_cast<size_t>(w_row_bytes), x.data.data(), out4);
+    std::copy(out4, out4 + 4, tg.y + r);
+  }
+  for (; r < r1; ++r) tg.y[r] = k->vec_dot(x.cols, w + r * w_row_bytes, x.data.data());
+}
+
+// Prefill: for each tile of about kTokenTile tokens, rows [r0, r1) in vec_dot_tile tiles
+// (tile_rows x tile_tokens outputs in registers); rows and tokens left over at the edges go
+// through vec_dot4 / vec_dot.
 void run_block(const ActivationBuffer& x, const MatmulTarget& tg, int64_t r0, int64_t r1) {
   const CpuTypeKernels* k = cpu_type_kernels(tg.type);
   const int64_t w_row_bytes = tensor_row_bytes(tg.type, x.cols);
   const auto* w = static_cast<const uint8_t*>(tg.weights);
-  for (int64_t t0 = 0; t0 < x.n_tokens; t0 += kTokenTile) {
-    const int64_t t1 = std::min(x.n_tokens, t0 + kTokenTile);
-    int64_t r = r0;
-    if (k->vec_dot4 != nullptr) {
-      float out4[4];
-      for (; r + 4 <= r1; r += 4) {
-        for (int64_t t = t0; t < t1; ++t) {
-          k->vec_dot4(x.cols, w + r * w_row_bytes, static_cast<size_t>(w_row_bytes),
-                      x.data.data() + t * x.row_bytes, out4);
-          float* y = tg.y + t * tg.y_stride + r;
-          y[0] = out4[0];
-          y[1] = out4[1];
-          y[2] = out4[2];
-          y[3] = out4[3];
-        }
+  const uint8_t* act = x.data.data();
+  const int64_t tile_rows = k->tile_rows;
+  const int64_t tile_tokens = k->tile_tokens;
+  const int64_t token_tile = (kTokenTile + tile_tokens - 1) / tile_tokens * tile_tokens;
+  const int64_t r_tiled = r0 + (r1 - r0) / tile_rows * tile_rows;  // rows [r0, r_tiled) in tiles
+  for (int64_t t0 = 0; t0 < x.n_tokens; t0 += token_tile) {
+    const int64_t t1 = std::min(x.n_tokens, t0 + token_tile);
+    const int64_t t_tiled = t0 + (t1 - t0) / tile_tokens * tile_tokens;
+    for (int64_t r = r0; r < r_tiled; r += tile_rows) {
+      for (int64_t t = t0; t < t_tiled; t += tile_tokens) {
+        k->vec_dot_tile(x.cols, w + r * w_row_bytes, static_cast<size_t>(w_row_bytes),
+                        act + t * x.row_bytes, static_cast<size_t>(x.row_bytes),
+                        tg.y + t * tg.y_stride + r, static_cast<size_t>(tg.y_stride));
       }
     }
-    for (; r < r1; ++r) {
-      for (int64_t t = t0; t < t1; ++t) {
-        tg.y[t * tg.y_stride + r] =
-            k->vec_dot(x.cols, w + r * w_row_bytes, x.data.data() + t * x.row_bytes);
+    // tokens past the last full tile, every row
+    for (int64_t t = t_tiled; t < t1; ++t) {
+      int64_t r = r0;
+      for (; r + 4 <= r1; r += 4) {
+        k->vec_dot4(x.cols, w + r * w_row_bytes, static_cast<size_t>(w_row_bytes),
+                    act + t * x.row_bytes, tg.y + t * tg.y_stride + r);
+      }
+      for (; r < r1; ++r) {
+        tg.y[t * tg.y_stride + r] = k->vec_dot(x.cols, w + r * w_row_bytes, act + t * x.row_bytes);
+      }
+    }
+    // rows past the last full tile, tiled tokens
+    for (int64_t r = r_tiled; r < r1; ++r) {
+      for (int64_t t = t0; t < t_tiled; ++t) {
+        tg.y[t * tg.y_stride + r] = k->vec_dot(x.cols, w + r * w_row_bytes, act + t * x.row_bytes);
       }
     }
   }
@@ -87,7 +114,7 @@ void matmul(ThreadPool& pool, const ActivationBuffer& x, const MatmulTarget* tar
         const int64_t quads = (targets[i].rows + 3) / 4;
         const int64_t r0 = std::min(targets[i].rows, quads * thread / nt * 4);
         const int64_t r1 = std::min(targets[i].rows, quads * (thread + 1) / nt * 4);
-        if (r1 > r0) run_block(x, targets[i], r0, r1);
+        if (r1 > r0) run_block_one_token(x, targets[i], r0, r1);
       }
     });
     return;

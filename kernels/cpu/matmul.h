@@ -5,7 +5,8 @@
 // Y[t][r] = dot(W[r], X[t]). X is first converted once to the weight type's dot type (see
 // quant.h) so several matrices that read the same input share that work (q/k/v; gate/up).
 // Work is split over the pool by blocks of weight rows, so each thread streams a disjoint
-// slice of W once per call however many tokens there are. Thread-safety: one call at a time per
+// slice of W once per call however many tokens there are; with several tokens the slice is
+// multiplied in register tiles (vec_dot_tile, quant.h). Thread-safety: one call at a time per
 // ActivationBuffer.
 #pragma once
 

@@ -15,12 +15,14 @@
 //         l+32: ql[l+32] low, bits 2-3; l+64: ql[l] high, bits 4-5; l+96: ql[l+32] high,
 //         bits 6-7. q = (low4 | high2 << 4) - 32, x = d * scales[i / 16] * q (i in 0..255).
 //   Q8_K  (256, 292): d f32 | qs[256] int8 | bsums[16] int16 (sum of each 16 qs). x = d * q.
+#include "kernels/cpu/quant.h"
+
 #include <algorithm>
+#include <cassert>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 
-#include "kernels/cpu/quant.h"
 #include "kernels/cpu/quant_impl.h"
 
 namespace r1 {
@@ -571,6 +573,58 @@ int supported_index(TensorType type) {
   return -1;
 }
 
+// The reference tile of one shape; nullptr for a shape no kernel uses.
+template <VecDotFn kDot>
+VecDotTileFn tile_ref_of_shape(int rows, int tokens) {
+  using quant_internal::vec_dot_tile_by_dots;
+  if (rows == 4 && tokens == 4) return vec_dot_tile_by_dots<kDot, 4, 4>;
+  if (rows == 4 && tokens == 6) return vec_dot_tile_by_dots<kDot, 4, 6>;
+  if (rows == 4 && tokens == 8) return vec_dot_tile_by_dots<kDot, 4, 8>;
+  return nullptr;
+}
+
+VecDotTileFn tile_ref(TensorType type, int rows, int tokens) {
+  switch (type) {
+    case TensorType::kF32:
+      return tile_ref_of_shape<dot_f32_ref>(rows, tokens);
+    case TensorType::kF16:
+      return tile_ref_of_shape<dot_f16_ref>(rows, tokens);
+    case TensorType::kBF16:
+      return tile_ref_of_shape<dot_bf16_ref>(rows, tokens);
+    case TensorType::kQ4_0:
+      return tile_ref_of_shape<dot_q4_0_ref>(rows, tokens);
+    case TensorType::kQ4_1:
+      return tile_ref_of_shape<dot_q4_1_ref>(rows, tokens);
+    case TensorType::kQ8_0:
+      return tile_ref_of_shape<dot_q8_0_ref>(rows, tokens);
+    case TensorType::kQ4_K:
+      return tile_ref_of_shape<dot_q4_k_ref>(rows, tokens);
+    case TensorType::kQ6_K:
+      return tile_ref_of_shape<dot_q6_k_ref>(rows, tokens);
+    default:
+      return nullptr;
+  }
+}
+
+// Takes an instruction-set file's kernels for `type` into `k` where it has them.
+void apply_isa_kernels(TensorType type, const quant_internal::IsaKernels& v, const char* isa,
+                       CpuTypeKernels& k) {
+  if (v.vec_dot) {
+    k.vec_dot = v.vec_dot;
+    k.isa = isa;
+  }
+  if (v.vec_dot4) k.vec_dot4 = v.vec_dot4;
+  if (v.quantize_act) k.quantize_act = v.quantize_act;
+  if (v.vec_dot_tile) {
+    k.vec_dot_tile = v.vec_dot_tile;
+    k.tile_rows = v.tile_rows;
+    k.tile_tokens = v.tile_tokens;
+    k.vec_dot_tile_ref = tile_ref(type, v.tile_rows, v.tile_tokens);
+    assert(k.vec_dot_tile_ref != nullptr &&
+           "tile shape without a reference: add it to tile_ref_of_shape");
+  }
+}
+
 CpuTypeKernels scalar_kernels(TensorType type) {
   CpuTypeKernels k;
   switch (type) {
@@ -608,6 +662,9 @@ CpuTypeKernels scalar_kernels(TensorType type) {
       break;
     default: break;
   }
+  k.vec_dot_tile = k.vec_dot_tile_ref = tile_ref(type, 4, 4);
+  k.tile_rows = 4;
+  k.tile_tokens = 4;
   k.isa = "scalar";
   return k;
 }
@@ -648,21 +705,11 @@ const KernelTables& tables() {
       CpuTypeKernels base = scalar_kernels(type);
       k.by_isa[0][i] = base;
       if (k.detected >= CpuIsa::kAvx2) {
-        const quant_internal::IsaKernels v = quant_internal::avx2_kernels(type);
-        if (v.vec_dot) {
-          base.vec_dot = v.vec_dot;
-          base.isa = "avx2";
-        }
-        if (v.vec_dot4) base.vec_dot4 = v.vec_dot4;
+        apply_isa_kernels(type, quant_internal::avx2_kernels(type), "avx2", base);
       }
       k.by_isa[1][i] = base;
       if (k.detected >= CpuIsa::kAvx512) {
-        const quant_internal::IsaKernels v = quant_internal::avx512_kernels(type);
-        if (v.vec_dot) {
-          base.vec_dot = v.vec_dot;
-          base.isa = "avx512";
-        }
-        if (v.vec_dot4) base.vec_dot4 = v.vec_dot4;
+        apply_isa_kernels(type, quant_internal::avx512_kernels(type), "avx512", base);
       }
       k.by_isa[2][i] = base;
     }

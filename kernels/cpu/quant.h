@@ -3,7 +3,8 @@
 // Each supported weight type has: a scalar reference dequantizer, a reference quantizer for the
 // activation format it is multiplied with (its "dot type"), and dot products of one weight row
 // with one activation row: a scalar reference and the fastest variant the CPU supports (AVX2+FMA
-// baseline, AVX-512/VNNI when present), chosen once at run time. The fast kernels are checked
+// baseline, AVX-512/VNNI when present), chosen once at run time. For prefill, a tile kernel
+// computes the dots of a few weight rows with a few activation rows at once. The fast kernels are checked
 // against the references in tests/kernels/quant_test.cpp. All functions are pure and
 // thread-safe. Rows hold n elements; n must be a multiple of the type's block size.
 //
@@ -111,17 +112,30 @@ using VecDotFn = float (*)(int64_t n, const void* w_row, const void* act_row);
 // to float summation order.
 using VecDot4Fn = void (*)(int64_t n, const void* w_rows, size_t row_stride_bytes,
                            const void* act_row, float* out4);
+// Computes a tile of dots for prefill: out[t * out_stride + r] = dot(weight row r, act row t)
+// for r in [0, tile_rows) and t in [0, tile_tokens) (the shape is the kernel table's, below).
+// Weight rows start at w_rows, w_stride bytes apart; activation rows (in the dot type) at
+// act_rows, act_stride bytes apart; out_stride is in floats. Each weight block and each
+// activation block is read once per tile and every output stays in a register, so a matmul
+// over many tokens is bound by arithmetic, not loads. Same numbers as vec_dot up to float
+// summation order.
+using VecDotTileFn = void (*)(int64_t n, const void* w_rows, size_t w_stride, const void* act_rows,
+                              size_t act_stride, float* out, size_t out_stride);
 // Converts n f32 activations into the dot type's row layout.
 using QuantizeActFn = void (*)(const float* x, void* y, int64_t n);
 
 struct CpuTypeKernels {
-  TensorType dot_type = TensorType::kF32;  // activation format
-  QuantizeActFn quantize_act = nullptr;    // f32 -> dot_type row (bit-identical on every ISA)
-  VecDotFn vec_dot = nullptr;              // fastest available
-  VecDotFn vec_dot_ref = nullptr;          // scalar reference
-  VecDot4Fn vec_dot4 = nullptr;            // fastest available, 4 rows at once
-  VecDot4Fn vec_dot4_ref = nullptr;        // scalar reference, 4 rows at once
-  const char* isa = "scalar";              // which variant vec_dot is: "scalar", "avx2", "avx512"
+  TensorType dot_type = TensorType::kF32;   // activation format
+  QuantizeActFn quantize_act = nullptr;     // f32 -> dot_type row (bit-identical on every ISA)
+  VecDotFn vec_dot = nullptr;               // fastest available
+  VecDotFn vec_dot_ref = nullptr;           // scalar reference
+  VecDot4Fn vec_dot4 = nullptr;             // fastest available, 4 rows at once
+  VecDot4Fn vec_dot4_ref = nullptr;         // scalar reference, 4 rows at once
+  VecDotTileFn vec_dot_tile = nullptr;      // fastest available, tile_rows x tile_tokens dots
+  VecDotTileFn vec_dot_tile_ref = nullptr;  // scalar reference of the same tile shape
+  int tile_rows = 4;                        // weight rows per vec_dot_tile call
+  int tile_tokens = 4;                      // activation rows per vec_dot_tile call
+  const char* isa = "scalar";               // which variant vec_dot is: "scalar", "avx2", "avx512"
 };
 
 // Kernels for a supported weight type (nullptr for an unsupported one). Chosen once per process

@@ -106,6 +106,74 @@ float dot_bf16(int64_t n, const void* w, const void* a) {
   return sum;
 }
 
+// f32 -> f16 activations: vcvtps2ph rounds to nearest even and quiets NaNs exactly as
+// f32_to_f16 does (tests/kernels/quant_test.cpp pins the two together).
+void quantize_act_f16(const float* x, void* y, int64_t n) {
+  auto* h = static_cast<f16_t*>(y);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(h + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+  }
+  for (; i < n; ++i) h[i] = f32_to_f16(x[i]);
+}
+
+// One block of 32 activations -> int8 quants as quant.cpp's quantize_block_q8 does, operation
+// for operation: amax (NaNs skipped, as std::max does), id = 127 / amax, q = nearest_int(x * id)
+// by the same 1.5 * 2^23 addition, stored as the low byte. Returns d = amax / 127 and the sum
+// of q.
+inline float quantize_block_q8(const float* x, int8_t* qs, int* sum) {
+  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+  __m256 v[4];
+  __m256 amax = _mm256_setzero_ps();
+  for (int k = 0; k < 4; ++k) {
+    v[k] = _mm256_loadu_ps(x + 8 * k);
+    amax = _mm256_max_ps(_mm256_and_ps(v[k], abs_mask), amax);  // a NaN lane keeps amax
+  }
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_movehdup_ps(m));
+  const float a = _mm_cvtss_f32(m);
+  const float d = a / 127.f;
+  const float id = a != 0.f ? 127.f / a : 0.f;
+  __m256i q[4];
+  __m256i s = _mm256_setzero_si256();
+  for (int k = 0; k < 4; ++k) {
+    const __m256 shifted =
+        _mm256_add_ps(_mm256_mul_ps(v[k], _mm256_set1_ps(id)), _mm256_set1_ps(12582912.f));
+    q[k] = _mm256_sub_epi32(
+        _mm256_and_si256(_mm256_castps_si256(shifted), _mm256_set1_epi32(0x007FFFFF)),
+        _mm256_set1_epi32(0x00400000));
+    s = _mm256_add_epi32(s, q[k]);
+    q[k] = _mm256_srai_epi32(_mm256_slli_epi32(q[k], 24), 24);  // the low byte, so packing is exact
+  }
+  *sum = hsum_i32(s);
+  const __m256i p =
+      _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+  // packs work per 128-bit lane: dword j of p holds elements 4 * order[j] .. + 3
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(qs), _mm256_permutevar8x32_epi32(p, order));
+  return d;
+}
+
+void quantize_act_q8_0(const float* x, void* y, int64_t n) {
+  auto* b = static_cast<BlockQ8_0*>(y);
+  for (int64_t i = 0; i < n / kQK8_0; ++i) {
+    int sum;
+    b[i].d = f32_to_f16(quantize_block_q8(x + i * kQK8_0, b[i].qs, &sum));
+  }
+}
+
+void quantize_act_q8_1(const float* x, void* y, int64_t n) {
+  auto* b = static_cast<BlockQ8_1*>(y);
+  for (int64_t i = 0; i < n / kQK8_1; ++i) {
+    int sum;
+    const float d = quantize_block_q8(x + i * kQK8_1, b[i].qs, &sum);
+    b[i].d = f32_to_f16(d);
+    b[i].s = f32_to_f16(d * static_cast<float>(sum));
+  }
+}
+
 // ---- 32-element block formats, kRows weight rows against one activation row -------------------
 
 // Independent accumulator chains per row: enough to cover the FMA latency.
@@ -277,19 +345,46 @@ float dot_q6_k(int64_t n, const void* w, const void* a) {
 
 }  // namespace
 
+// Every type's tile is its vec_dot4 once per token (no register-blocked AVX2 kernels yet: the
+// machines we tune for have AVX-512).
+template <VecDotFn kDot, VecDot4Fn kDot4>
+IsaKernels with_tile() {
+  return {kDot, kDot4, vec_dot_tile_by_dot4<kDot4, 4>, 4, 4};
+}
+
 IsaKernels avx2_kernels(TensorType type) {
   switch (type) {
-    case TensorType::kF32: return {dot_f32, vec_dot4_by_rows<dot_f32>};
-    case TensorType::kF16: return {dot_f16, vec_dot4_by_rows<dot_f16>};
-    case TensorType::kBF16: return {dot_bf16, vec_dot4_by_rows<dot_bf16>};
-    case TensorType::kQ4_0:
-      return {dot1<BlockQ8_0, dot_q4_0_rows<1>>, dot4<BlockQ8_0, dot_q4_0_rows<4>>};
-    case TensorType::kQ4_1:
-      return {dot1<BlockQ8_1, dot_q4_1_rows<1>>, dot4<BlockQ8_1, dot_q4_1_rows<4>>};
-    case TensorType::kQ8_0:
-      return {dot1<BlockQ8_0, dot_q8_0_rows<1>>, dot4<BlockQ8_0, dot_q8_0_rows<4>>};
-    case TensorType::kQ4_K: return {dot_q4_k, vec_dot4_by_rows<dot_q4_k>};
-    case TensorType::kQ6_K: return {dot_q6_k, vec_dot4_by_rows<dot_q6_k>};
+    case TensorType::kF32:
+      return with_tile<dot_f32, vec_dot4_by_rows<dot_f32>>();
+    case TensorType::kF16: {
+      IsaKernels k = with_tile<dot_f16, vec_dot4_by_rows<dot_f16>>();
+      k.quantize_act = quantize_act_f16;
+      return k;
+    }
+    case TensorType::kBF16:
+      return with_tile<dot_bf16, vec_dot4_by_rows<dot_bf16>>();
+    case TensorType::kQ4_0: {
+      IsaKernels k =
+          with_tile<dot1<BlockQ8_0, dot_q4_0_rows<1>>, dot4<BlockQ8_0, dot_q4_0_rows<4>>>();
+      k.quantize_act = quantize_act_q8_0;
+      return k;
+    }
+    case TensorType::kQ4_1: {
+      IsaKernels k =
+          with_tile<dot1<BlockQ8_1, dot_q4_1_rows<1>>, dot4<BlockQ8_1, dot_q4_1_rows<4>>>();
+      k.quantize_act = quantize_act_q8_1;
+      return k;
+    }
+    case TensorType::kQ8_0: {
+      IsaKernels k =
+          with_tile<dot1<BlockQ8_0, dot_q8_0_rows<1>>, dot4<BlockQ8_0, dot_q8_0_rows<4>>>();
+      k.quantize_act = quantize_act_q8_0;
+      return k;
+    }
+    case TensorType::kQ4_K:
+      return with_tile<dot_q4_k, vec_dot4_by_rows<dot_q4_k>>();
+    case TensorType::kQ6_K:
+      return with_tile<dot_q6_k, vec_dot4_by_rows<dot_q6_k>>();
     default: return {};
   }
 }

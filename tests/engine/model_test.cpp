@@ -97,39 +97,46 @@ ParityReport check_parity(const std::string& model_path, const std::string& gold
 
 }  // namespace
 
-// SmolLM2-135M-Instruct against llama.cpp. The two engines run the same weights with the same
-// activation rounding, but not bit-identical arithmetic elsewhere (exp, summation order), and
-// on 8-bit activations a last-bit difference can flip a rounding and grow through 30 layers.
-// So: top-1 identical on every prompt, first-step logits within a stated bound, and greedy
-// continuations identical except where llama.cpp itself was at a near-tie (its own two best
-// logits closer than the bound) at the step where they part.
-//   F16:  logits within 0.05 (measured: at most 0.018); ties closer than 0.05.
-//   Q4_1: logits within 1.0 (measured: at most 0.82); ties closer than 1.0. The gap between
-//         F16 and Q4_1 is tracked as an issue of its own.
-TEST_CASE("SmolLM2 Q4_1 matches llama.cpp token for token up to near-ties") {
-  ParityReport rep = check_parity(test::model_path("SmolLM2-135M-Instruct.Q4_1.gguf"),
-                                  "smollm2-q4_1", 1.0, true, 1.0);
-  MESSAGE("Q4_1: " << rep.greedy_identical << "/" << rep.cases << " greedy identical, max diff "
-                   << rep.max_abs_diff);
+// SmolLM2-135M-Instruct against llama.cpp. Bit-identical output needs bit-identical float
+// arithmetic in every op and summation order, which no second implementation has: with 8-bit
+// activations a last-bit difference flips a rounding and grows through 30 layers. llama.cpp
+// itself moves that far when only its evaluation order changes (prompt prefilled token by token
+// instead of in one batch; the golden file records it as "self_consistency"). So r1 must agree
+// with llama.cpp as closely as llama.cpp agrees with itself, within a factor of 2:
+//   - top-1 of the first step identical on every prompt;
+//   - first-step logits within 2x llama.cpp's own spread (Q4_1: 0.54, F16: 0.019);
+//   - greedy continuations identical except where llama.cpp was at a near-tie (its two best
+//     logits closer than that bound) at the step where they part. How many prompts part is
+//     reported, not asserted: it swings with summation order (llama.cpp's own reordering
+//     parts 6 of 12 Q4_1 continuations).
+void check_against_self_consistency(const std::string& model_file, const std::string& golden) {
+  nlohmann::json g = read_golden(golden);
+  const double self_diff = g["self_consistency"]["max_logit_diff"].get<double>();
+  const int self_differs = g["self_consistency"]["greedy_differs"].get<int>();
+  const double bound = std::max(2.0 * self_diff, 1e-3);
+  ParityReport rep = check_parity(test::model_path(model_file), golden, bound, true, bound);
+  MESSAGE(golden << ": " << rep.greedy_identical << "/" << rep.cases
+                 << " greedy identical (llama.cpp against itself: " << rep.cases - self_differs
+                 << "/" << rep.cases << "), max first-step logit diff " << rep.max_abs_diff
+                 << " (llama.cpp against itself: " << self_diff << ")");
   CHECK(rep.cases >= 10);
   CHECK(rep.top1_identical == rep.cases);
 }
 
-TEST_CASE("SmolLM2 F16 matches llama.cpp token for token up to near-ties") {
-  ParityReport rep = check_parity(test::model_path("SmolLM2-135M-Instruct.F16.gguf"),
-                                  "smollm2-f16", 0.05, true, 0.05);
-  MESSAGE("F16: " << rep.greedy_identical << "/" << rep.cases << " greedy identical, max diff "
-                  << rep.max_abs_diff);
-  CHECK(rep.cases >= 10);
-  CHECK(rep.greedy_identical >= rep.cases * 3 / 4);
-  CHECK(rep.top1_identical == rep.cases);
+TEST_CASE("SmolLM2 Q4_1 agrees with llama.cpp as closely as llama.cpp agrees with itself") {
+  check_against_self_consistency("SmolLM2-135M-Instruct.Q4_1.gguf", "smollm2-q4_1");
+}
+
+TEST_CASE("SmolLM2 F16 agrees with llama.cpp as closely as llama.cpp agrees with itself") {
+  check_against_self_consistency("SmolLM2-135M-Instruct.F16.gguf", "smollm2-f16");
 }
 
 // Tiny random-weight qwen2 models (scripts/make_tiny_models.py): QKV bias, NeoX rotary pairs,
 // untied output, and every weight type. Their logits sit close together (random weights), so
 // only the logits are held to a tolerance: 1e-3 for f32/f16, 1e-2 for bf16 and 8-bit
 // activations (measured: f32 1e-4, f16 8e-4, bf16 6e-3, q8_0/q4_k/q6_k below 1e-6), 5e-2 for
-// q4_0/q4_1 (measured 0.02 and 0.03; see the SmolLM2 Q4_1 note above).
+// q4_0/q4_1 (measured 0.02 and 0.03 on two of the four prompts, 2e-7 on the others: a flipped
+// 8-bit rounding, see the SmolLM2 note above).
 TEST_CASE("tiny qwen2 models match llama.cpp logits for every weight type") {
   const std::pair<const char*, double> kTypes[] = {
       {"f32", 1e-3}, {"f16", 1e-3}, {"bf16", 1e-2}, {"q8_0", 1e-2},

@@ -204,7 +204,7 @@ TEST_CASE("Q8_0 block: x = d q") {
   CHECK(y[31] == 30.f);
 }
 
-TEST_CASE("Q4_K block: 6-bit scales and mins unpack as ggml packs them; nibbles per 64 elements") {
+TEST_CASE("Q4_K block: 6-bit scales and mins unpack as ggml packs them with nibbles per 64 elements") {
   // sc = {1, 17, 33, 63, 5, 20, 40, 62}, m = {0, 3, 16, 63, 7, 31, 48, 2}, packed by hand:
   // bytes 0-3: sc[j] | (sc[j+4] >> 4) << 6; 4-7: m[j] | (m[j+4] >> 4) << 6;
   // 8-11: (sc[j+4] & 15) | (m[j+4] & 15) << 4.
@@ -477,6 +477,112 @@ TEST_CASE("vec_dot4 honours a row stride larger than the row") {
   }
 }
 
+TEST_CASE("every vec_dot_tile equals its reference tile and the single reference dots") {
+  // A tile of tile_rows weight rows x tile_tokens activation rows, every row padded so the
+  // strides differ from the row sizes, written into an output with a padded stride. The
+  // reference tile must be the single reference dots bit for bit; the fast tile may differ by
+  // float summation order only (2e-6 of sum |w a|, as vec_dot).
+  for (CpuIsa isa : {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512}) {
+    for (TensorType type : kWeightTypes) {
+      const CpuTypeKernels* k = cpu_type_kernels_for_isa(type, isa);
+      if (k == nullptr) continue;  // the CPU lacks this level
+      REQUIRE((k->vec_dot_tile != nullptr && k->vec_dot_tile_ref != nullptr));
+      const int rows = k->tile_rows, tokens = k->tile_tokens;
+      std::vector<int64_t> sizes = sizes_for(type);
+      const int64_t bs = tensor_type_traits(type).block_size;
+      for (int64_t n : {int64_t{32 * 3}, int64_t{32 * 11}, int64_t{37}, int64_t{16}}) {
+        if (n % bs == 0) sizes.push_back(n);  // fewer blocks than a group; odd float lengths
+      }
+      for (int64_t n : sizes) {
+        const int64_t w_bytes = tensor_row_bytes(type, n);
+        const int64_t a_bytes = tensor_row_bytes(k->dot_type, n);
+        const size_t w_stride = static_cast<size_t>(w_bytes) + 48;
+        const size_t a_stride = static_cast<size_t>(a_bytes) + 80;
+        std::vector<uint8_t> w(w_stride * rows, 0xEE), act(a_stride * tokens, 0xEE);
+        for (int r = 0; r < rows; ++r) {
+          auto x = random_row(n, 300 + r, 0.5f + 0.25f * (r % 4));
+          for (auto& v : x) v += 0.1f * static_cast<float>(r % 4);  // exercises the Q4_1/Q4_K mins
+          const auto q = quantize_weights(type, x);
+          std::memcpy(w.data() + r * w_stride, q.data(), q.size());
+        }
+        for (int t = 0; t < tokens; ++t) {
+          const auto a = random_row(n, 700 + t);
+          k->quantize_act(a.data(), act.data() + t * a_stride, n);
+        }
+        const size_t out_stride = static_cast<size_t>(rows) + 3;
+        std::vector<float> fast(out_stride * tokens, -1.f), ref(out_stride * tokens, -1.f);
+        k->vec_dot_tile(n, w.data(), w_stride, act.data(), a_stride, fast.data(), out_stride);
+        k->vec_dot_tile_ref(n, w.data(), w_stride, act.data(), a_stride, ref.data(), out_stride);
+        double max_diff = 0.0, worst_ratio = 0.0;
+        bool ref_exact = true, padding_kept = true;
+        for (int t = 0; t < tokens; ++t) {
+          const uint8_t* a = act.data() + t * a_stride;
+          for (int r = 0; r < rows; ++r) {
+            const float one = k->vec_dot_ref(n, w.data() + r * w_stride, a);
+            const auto wd = dequantize(type, w.data() + r * w_stride, n);
+            const auto ad = dequantize(k->dot_type, a, n);
+            double scale = 0.0;
+            for (int64_t i = 0; i < n; ++i) scale += std::fabs(static_cast<double>(wd[i]) * ad[i]);
+            const double diff = std::fabs(double(fast[t * out_stride + r]) - one);
+            max_diff = std::max(max_diff, diff);
+            worst_ratio = std::max(worst_ratio, diff / (2e-6 * scale + 1e-6));
+            ref_exact = ref_exact && ref[t * out_stride + r] == one;
+          }
+          for (size_t r = rows; r < out_stride; ++r) {
+            padding_kept =
+                padding_kept && fast[t * out_stride + r] == -1.f && ref[t * out_stride + r] == -1.f;
+          }
+        }
+        INFO(isa_name(isa) << " (" << k->isa << ") " << tensor_type_name(type) << " tile " << rows
+                           << "x" << tokens << " n=" << n << ": max |vec_dot_tile - vec_dot_ref| "
+                           << max_diff << " (" << worst_ratio << " of the tolerance)");
+        CHECK(worst_ratio <= 1.0);
+        CHECK(ref_exact);
+        CHECK(padding_kept);
+      }
+    }
+  }
+}
+
+TEST_CASE("quantize_act is bit-identical on every instruction set") {
+  // Random values of every magnitude, specials and a length that leaves a tail after the
+  // vector loop (for the float types; block types take a multiple of their block).
+  std::vector<float> x = random_row(4096 + 256, 77, 3.f);
+  std::mt19937 rng(78);
+  for (size_t i = 0; i < x.size(); i += 7)
+    x[i] = bits_to_f32(rng());  // any bit pattern, NaN included
+  x[1] = std::numeric_limits<float>::infinity();
+  x[2] = 65520.f;  // rounds to f16 inf
+  x[3] = 1e-8f;    // f16 subnormal
+  x[4] = -0.f;
+  for (int j = 32; j < 64; ++j) x[j] = 0.f;  // an all-zero block: d = 0
+  for (int j = 64; j < 96; ++j) x[j] = static_cast<float>(j - 80) + 0.5f;  // q ties round to even
+  x[64] = -127.f;                                                          // amax 127: id = 1
+  for (TensorType type : kWeightTypes) {
+    const CpuTypeKernels* scalar = cpu_type_kernels_for_isa(type, CpuIsa::kScalar);
+    const int64_t bs = tensor_type_traits(scalar->dot_type).block_size;
+    for (int64_t n : {int64_t{4096 + 256}, int64_t{4096 + 253}, int64_t{5}, int64_t{32}}) {
+      if (n % bs != 0) continue;
+      const auto bytes = static_cast<size_t>(tensor_row_bytes(scalar->dot_type, n));
+      std::vector<uint8_t> want(bytes), got(bytes);
+      scalar->quantize_act(x.data(), want.data(), n);
+      for (CpuIsa isa : {CpuIsa::kAvx2, CpuIsa::kAvx512}) {
+        const CpuTypeKernels* k = cpu_type_kernels_for_isa(type, isa);
+        if (k == nullptr) continue;
+        std::fill(got.begin(), got.end(), 0xEE);
+        k->quantize_act(x.data(), got.data(), n);
+        size_t first_bad = bytes;
+        for (size_t b = 0; b < bytes && first_bad == bytes; ++b) {
+          if (got[b] != want[b]) first_bad = b;
+        }
+        INFO(isa_name(isa) << " " << tensor_type_name(type) << " n=" << n
+                           << ": first differing byte " << first_bad);
+        CHECK(first_bad == bytes);
+      }
+    }
+  }
+}
+
 TEST_CASE("dispatcher: supported types, dot types and the chosen instruction set") {
   CHECK(cpu_type_kernels(TensorType::kQ5_0) == nullptr);
   CHECK_FALSE(cpu_type_supported(TensorType::kQ2_K));
@@ -554,6 +660,64 @@ TEST_SUITE("bench") {
                         tensor_type_name(type), isa_name(isa), k->isa, four ? "vec_dot4" : "vec_dot", gbs,
                         best * 1e6);
           }
+        }
+      }
+    }
+  }
+}
+
+TEST_SUITE("bench") {
+  TEST_CASE("vec_dot_tile throughput per type (prefill)" * doctest::skip()) {
+    // One thread, a (rows, cols) weight matrix times 48 activation rows (a multiple of every
+    // tile's tokens), as matmul's prefill runs it: tiles over all rows and tokens against
+    // vec_dot4 once per token. GMAC/s counts rows * cols * tokens multiply-adds.
+    constexpr int64_t kTokens = 48;
+    for (int64_t cols : {576, 1536}) {
+      const int64_t rows = 64;
+      for (TensorType type : kWeightTypes) {
+        const CpuTypeKernels* k = cpu_type_kernels(type);
+        if (cols % tensor_type_traits(type).block_size != 0) continue;
+        const int64_t w_bytes = tensor_row_bytes(type, cols);
+        const int64_t a_bytes = tensor_row_bytes(k->dot_type, cols);
+        std::vector<uint8_t> w(static_cast<size_t>(w_bytes * rows)),
+            act(static_cast<size_t>(a_bytes * kTokens));
+        for (int64_t r = 0; r < rows; ++r) {
+          const auto q = quantize_weights(type, random_row(cols, 11 + r));
+          std::memcpy(w.data() + r * w_bytes, q.data(), q.size());
+        }
+        for (int64_t t = 0; t < kTokens; ++t)
+          k->quantize_act(random_row(cols, 900 + t).data(), act.data() + t * a_bytes, cols);
+        std::vector<float> y(static_cast<size_t>(rows * kTokens));
+        for (int tiled = 0; tiled < 2; ++tiled) {
+          auto run = [&] {
+            for (int64_t r = 0; r < rows; r += tiled ? k->tile_rows : 4) {
+              if (tiled) {
+                for (int64_t t = 0; t + k->tile_tokens <= kTokens; t += k->tile_tokens) {
+                  k->vec_dot_tile(cols, w.data() + r * w_bytes, w_bytes, act.data() + t * a_bytes,
+                                  a_bytes, &y[t * rows + r], rows);
+                }
+              } else {
+                for (int64_t t = 0; t < kTokens; ++t) {
+                  k->vec_dot4(cols, w.data() + r * w_bytes, w_bytes, act.data() + t * a_bytes,
+                              &y[t * rows + r]);
+                }
+              }
+            }
+          };
+          run();
+          double best = 1e30, total = 0.0;
+          while (total < 0.3) {
+            const auto t0 = std::chrono::steady_clock::now();
+            run();
+            const double sec =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            best = std::min(best, sec);
+            total += sec;
+          }
+          std::printf(
+              "%4lldx%-5lld x %lld tokens %-5s %-12s %8.2f GMAC/s\n", static_cast<long long>(rows),
+              static_cast<long long>(cols), static_cast<long long>(kTokens), tensor_type_name(type),
+              tiled ? "vec_dot_tile" : "vec_dot4", double(rows * cols * kTokens) / best / 1e9);
         }
       }
     }
