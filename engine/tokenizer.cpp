@@ -774,43 +774,37 @@ std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool render_speci
   return out;
 }
 
-std::string StreamDecoder::push(int32_t id) {
-  pending_ += tok_.token_to_piece(id, render_special_);
+namespace {
+
+// Moves the whole characters at the front of `pending` to the result. An ill-formed subpart
+// becomes one U+FFFD; an incomplete character at the end waits for more bytes unless at_end.
+std::string drain_utf8(std::string& pending, bool at_end) {
   std::string out;
-  const auto* s = reinterpret_cast<const uint8_t*>(pending_.data());
+  const auto* s = reinterpret_cast<const uint8_t*>(pending.data());
   size_t i = 0;
-  while (i < pending_.size()) {
-    const int r = utf8_scan(s + i, pending_.size() - i);
+  while (i < pending.size()) {
+    const int r = utf8_scan(s + i, pending.size() - i);
     if (r > 0) {
-      out.append(pending_, i, static_cast<size_t>(r));
+      out.append(pending, i, static_cast<size_t>(r));
       i += static_cast<size_t>(r);
-    } else if (r == 0) {
-      break;  // an incomplete character at the end: wait for the next token
+    } else if (r == 0 && !at_end) {
+      break;
     } else {
       out.append(kReplacementChar);
-      i += static_cast<size_t>(-r);
+      i += r == 0 ? pending.size() - i : static_cast<size_t>(-r);
     }
   }
-  pending_.erase(0, i);
+  pending.erase(0, i);
   return out;
 }
 
-std::string StreamDecoder::flush() {
-  std::string out;
-  const auto* s = reinterpret_cast<const uint8_t*>(pending_.data());
-  size_t i = 0;
-  while (i < pending_.size()) {
-    const int r = utf8_scan(s + i, pending_.size() - i);
-    if (r > 0) {
-      out.append(pending_, i, static_cast<size_t>(r));
-      i += static_cast<size_t>(r);
-    } else {
-      out.append(kReplacementChar);  // incomplete or ill-formed: one U+FFFD for the subpart
-      i += r == 0 ? pending_.size() - i : static_cast<size_t>(-r);
-    }
-  }
-  pending_.clear();
-  return out;
+}  // namespace
+
+std::string StreamDecoder::push(int32_t id) {
+  pending_ += tok_.token_to_piece(id, render_special_);
+  return drain_utf8(pending_, /*at_end=*/false);
 }
+
+std::string StreamDecoder::flush() { return drain_utf8(pending_, /*at_end=*/true); }
 
 }  // namespace r1

@@ -12,6 +12,8 @@
 #include <string>
 #include <string_view>
 
+#include <utf8proc.h>
+
 #include "engine/gguf.h"
 #include "engine/tokenizer.h"
 
@@ -46,35 +48,17 @@ const r1::Tokenizer& tokenizer() {
   return *vocab.tok;
 }
 
-// Well-formed UTF-8 per the Unicode standard (no overlongs, surrogates or values > U+10FFFF).
+// Well-formed UTF-8 (no overlongs, surrogates or values past U+10FFFF), judged by utf8proc so
+// the oracle is independent of the tokenizer's own UTF-8 scanner.
 bool well_formed(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto b = static_cast<uint8_t>(s[i]);
-    int need = 0;
-    uint8_t lo = 0x80, hi = 0xBF;
-    if (b < 0x80) {
-      ++i;
-      continue;
-    } else if (b >= 0xC2 && b <= 0xDF) {
-      need = 1;
-    } else if (b >= 0xE0 && b <= 0xEF) {
-      need = 2;
-      if (b == 0xE0) lo = 0xA0;
-      if (b == 0xED) hi = 0x9F;
-    } else if (b >= 0xF0 && b <= 0xF4) {
-      need = 3;
-      if (b == 0xF0) lo = 0x90;
-      if (b == 0xF4) hi = 0x8F;
-    } else {
-      return false;
-    }
-    if (i + static_cast<size_t>(need) >= s.size()) return false;  // truncated
-    for (int k = 1; k <= need; ++k) {
-      const auto c = static_cast<uint8_t>(s[i + static_cast<size_t>(k)]);
-      if (k == 1 ? (c < lo || c > hi) : (c < 0x80 || c > 0xBF)) return false;
-    }
-    i += static_cast<size_t>(need) + 1;
+  const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(s.data());
+  utf8proc_ssize_t left = static_cast<utf8proc_ssize_t>(s.size());
+  while (left > 0) {
+    utf8proc_int32_t cp = 0;
+    const utf8proc_ssize_t n = utf8proc_iterate(p, left, &cp);
+    if (n <= 0 || cp < 0) return false;
+    p += n;
+    left -= n;
   }
   return true;
 }
