@@ -35,7 +35,7 @@ struct LlamaScratch final : ForwardScratch {
   std::vector<float> attn;     // (T, n_head * head_dim)
   std::vector<float> gate;     // (T, n_ff)
   std::vector<float> up;       // (T, n_ff)
-  std::vector<float> scores;   // (n_threads, n_ctx) attention scratch
+  std::vector<float> scores;   // (n_threads, attention_group_scratch_floats(...)) scratch
   std::vector<float> rope_cos; // (T, rope_dims / 2)
   std::vector<float> rope_sin; // (T, rope_dims / 2)
   ActivationBuffer act;
@@ -269,8 +269,14 @@ Status LlamaFamilyModel::forward_impl(ThreadPool& pool, const int32_t* tokens, i
     s.rope_cos.resize(T * half_rope);
     s.rope_sin.resize(T * half_rope);
   }
-  if (s.scores.size() < static_cast<size_t>(n_threads * kv.n_ctx())) {
-    s.scores.resize(static_cast<size_t>(n_threads * kv.n_ctx()));
+  const int64_t group = c.n_head / c.n_head_kv;
+  // Tokens per attention work item: ~24 query rows amortise the key/value conversion.
+  const int64_t block_tokens = std::max<int64_t>(1, 24 / group);
+  const int64_t n_blocks = (T + block_tokens - 1) / block_tokens;
+  const int64_t scratch_per_thread =
+      attention_group_scratch_floats(std::min(block_tokens, T) * group, kv.n_ctx(), hd);
+  if (s.scores.size() < static_cast<size_t>(n_threads * scratch_per_thread)) {
+    s.scores.resize(static_cast<size_t>(n_threads * scratch_per_thread));
   }
 
   // Embedding rows are gathered, not multiplied: dequantize the row of each token.
@@ -286,7 +292,6 @@ Status LlamaFamilyModel::forward_impl(ThreadPool& pool, const int32_t* tokens, i
                n_past + t, c.rope_freq_base, c.rope_freq_scale);
   }
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  const int64_t group = c.n_head / c.n_head_kv;
 
   for (int64_t l = 0; l < c.n_layer; ++l) {
     const LayerWeights& L = layers_[static_cast<size_t>(l)];
@@ -319,14 +324,19 @@ Status LlamaFamilyModel::forward_impl(ThreadPool& pool, const int32_t* tokens, i
       }
     });
 
-    // One work item per (token, head); token t sees cache cells [0, n_past + t].
-    pool.parallel_for(T * c.n_head, 1, [&](int64_t b, int64_t e, int thread) {
-      float* scores = s.scores.data() + thread * kv.n_ctx();
+    // One work item per (kv head, block of tokens): the group's query heads and tokens share
+    // each converted key and value row. Token t sees cache cells [0, n_past + t]. Later blocks
+    // see more keys, so they are handed out first.
+    pool.parallel_for(n_blocks * c.n_head_kv, 1, [&](int64_t b, int64_t e, int thread) {
+      float* scratch = s.scores.data() + thread * scratch_per_thread;
       for (int64_t i = b; i < e; ++i) {
-        const int64_t t = i / c.n_head;
-        const int64_t h = i % c.n_head;
-        attention_head(s.q.data() + t * q_dim + h * hd, k_cache, v_cache, n_past + t + 1, kv_dim,
-                       (h / group) * hd, hd, scale, scores, s.attn.data() + t * q_dim + h * hd);
+        const int64_t block = n_blocks - 1 - i / c.n_head_kv;
+        const int64_t h_kv = i % c.n_head_kv;
+        const int64_t t0 = block * block_tokens;
+        const int64_t n_tok = std::min(block_tokens, T - t0);
+        const int64_t col = t0 * q_dim + h_kv * group * hd;
+        attention_group(s.q.data() + col, q_dim, n_tok, group, k_cache, v_cache, n_past + t0 + 1,
+                        kv_dim, h_kv * hd, hd, scale, scratch, s.attn.data() + col, q_dim);
       }
     });
 

@@ -1,5 +1,6 @@
-// AVX-512 (F/BW/VL/VNNI/VBMI) dot products for the 32-element block formats in quant.h.
-// Types without a kernel here (float types, K-quants) use the AVX2 ones.
+// AVX-512 (F/BW/VL/VNNI/VBMI) dot products for the 32-element block formats in quant.h, and
+// prefill tiles for those, the float types and the K-quants (Q4_K, Q6_K). Where a type has no
+// kernel here (vec_dot of the float types and K-quants) the AVX2 one runs.
 //
 // Zen 4 runs 512-bit operations as two 256-bit halves, so the integer work stays 256 bits wide
 // (one block per vector) and uses AVX-512 for what it adds at that width: VNNI vpdpbusd (u8 x
@@ -16,6 +17,7 @@
 #include <immintrin.h>
 
 #include <array>
+#include <cstddef>
 #include <cstring>
 
 // GCC 12's own AVX-512 headers build _mm512_cvtph_ps/_mm512_reduce_add_ps from an
@@ -402,8 +404,222 @@ void float_tile(int64_t n, const void* w_rows, size_t w_stride, const void* act_
   }
 }
 
+// ---- K-quant tiles: 4 Q4_K / Q6_K weight rows x kTokens Q8_K activation rows
+// ---------------------
+
+// K-quant sub-blocks (32 elements for Q4_K, 16 for Q6_K) each carry their own integer scale, so
+// a vpdpbusd chain cannot run across them: per (row, token) pair and super-block, 4 vpdpbusd
+// (one per 64 elements) feed 2 vpdpwssd that apply the sub-block scales, the i32 result is
+// converted once and scaled by d_w * d_a in one FMA (k_quant_block_dot). Weights are unpacked,
+// and their scale vectors built, once per row for all tokens; activations need no unpacking,
+// since the 64-byte weight vectors below line up with 64 consecutive Q8_K quants. The integer
+// lanes and the f32 order are the AVX2 vec_dot's, so prefill and decode give the same numbers.
+
+alignas(64) constexpr int64_t kNibbleShift[8] = {0, 0, 0, 0, 4, 4, 4, 4};
+
+// Word permutes that spread 8 (Q4_K) or 16 (Q6_K) i16 sub-block scales over the i16 lanes of
+// the interleaved dots of groups 2m and 2m + 1 (k_quant_block_dot): word 2l holds i32 lane l of
+// group 2m's vpdpbusd, word 2l + 1 lane l of group 2m + 1's; lane l of group g sums elements
+// 64g + 4l .. 64g + 4l + 3.
+template <int kSubBlock>
+constexpr std::array<std::array<int16_t, 32>, 2> scale_spread() {
+  std::array<std::array<int16_t, 32>, 2> idx{};
+  for (int m = 0; m < 2; ++m) {
+    for (int word = 0; word < 32; ++word) {
+      const int group = 2 * m + word % 2, lane = word / 2;
+      idx[m][word] = static_cast<int16_t>((64 * group + 4 * lane) / kSubBlock);
+    }
+  }
+  return idx;
+}
+alignas(64) constexpr auto kQ4KScaleSpread = scale_spread<32>();
+alignas(64) constexpr auto kQ6KScaleSpread = scale_spread<16>();
+
+inline __m512i load512(const uint8_t* p) {
+  return _mm512_loadu_si512(p);
+}
+
+// The 8 six-bit scales and 8 six-bit mins of a Q4_K super-block, one byte each (the
+// q4_k_scale_min layout, 4 sub-blocks per 32-bit word).
+inline void q4_k_unpack_scales(const uint8_t* packed, uint64_t* scales8, uint64_t* mins8) {
+  uint32_t u[3];
+  std::memcpy(u, packed, sizeof(u));
+  const uint32_t sc_lo = u[0] & 0x3F3F3F3Fu;
+  const uint32_t m_lo = u[1] & 0x3F3F3F3Fu;
+  const uint32_t sc_hi = (u[2] & 0x0F0F0F0Fu) | (((u[0] >> 6) & 0x03030303u) << 4);
+  const uint32_t m_hi = ((u[2] >> 4) & 0x0F0F0F0Fu) | (((u[1] >> 6) & 0x03030303u) << 4);
+  *scales8 = sc_lo | (static_cast<uint64_t>(sc_hi) << 32);
+  *mins8 = m_lo | (static_cast<uint64_t>(m_hi) << 32);
+}
+
+// One (row, token) pair of a super-block: the integer sums the AVX2 vec_dot of these types forms,
+// lane for lane (i32 lane l sums elements 32c + 4l .. 32c + 4l + 3 of every 32-element chunk c,
+// times their scales, plus `init`'s lane l), so that the f32 results match vec_dot bit for bit.
+// vpdpbusd sums 4 products per i32 lane (4 elements of one sub-block; |sum| <= 4 * 63 * 128
+// fits i16); the lanes of two groups are interleaved as i16 words and one vpdpwssd multiplies
+// them by their sub-block scales: 6 multiplies per 256 elements instead of 8 with vpmaddubsw +
+// vpdpwssd. Lane l + 8 of a group is chunk 2g + 1's lane l, folded at the end.
+inline __m256i k_quant_block_dot(const __m512i (&wq)[4], const __m512i (&scale)[2],
+                                 const uint8_t* a_qs, __m512i init) {
+  __m512i s = init;
+  for (int m = 0; m < 2; ++m) {
+    const __m512i d0 =
+        _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[2 * m], load512(a_qs + 128 * m));
+    const __m512i d1 =
+        _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[2 * m + 1], load512(a_qs + 128 * m + 64));
+    const __m512i both = _mm512_mask_blend_epi16(0xAAAAAAAAu, d0, _mm512_slli_epi32(d1, 16));
+    s = _mm512_dpwssd_epi32(s, both, scale[m]);
+  }
+  return _mm256_add_epi32(_mm512_castsi512_si256(s), _mm512_extracti64x4_epi64(s, 1));
+}
+
+constexpr size_t kQ8KQs = offsetof(BlockQ8_K, qs), kQ8KBsums = offsetof(BlockQ8_K, bsums);
+
+// Q4_K: x = d * sc_j * q - dmin * m_j with q in [0, 15] (unsigned as vpmaddubsw wants). The min
+// term, dmin * d_a * sum_j m_j * (bsum_2j + bsum_2j+1), is formed for the whole 4 x 4 tile at
+// once: i32 lane 4r + t of one vector per super-block, from 4 vpdpwssd over the pairs of
+// sub-blocks.
+template <int kTokens>
+void q4_k_tile(int64_t n, const void* w_rows, size_t w_stride, const void* act_rows,
+               size_t act_stride, float* out, size_t out_stride) {
+  constexpr int R = 4, T = kTokens;
+  static_assert(T == 4, "the min term packs 4 x 4 (token, row) pairs into one vector");
+  const auto* w = static_cast<const uint8_t*>(w_rows);
+  const auto* act = static_cast<const uint8_t*>(act_rows);
+  __m256 acc[R][T];  // 8 lanes, as the AVX2 vec_dot's
+  for (auto& row : acc)
+    for (auto& c : row) c = _mm256_setzero_ps();
+  __m512 min_acc = _mm512_setzero_ps();  // lane 4r + t: sum over super-blocks of dmin*d_a*msum
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  const __m512i nibble_shift = _mm512_load_si512(kNibbleShift);
+  // lane 4r + t <- dword 4t + k of the bsum pairs (pair k of token t's)
+  const __m512i pick_token = _mm512_setr_epi32(0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12);
+  const int64_t nb = n / kQK_K;
+  for (int64_t i = 0; i < nb; ++i) {
+    alignas(64) float dd[R][T];      // d_w * d_a
+    alignas(64) float dmin_d[R][T];  // dmin_w * d_a
+    alignas(32) uint64_t mins8[R];   // row r's 8 mins, one byte each
+    uint64_t scales8[R];
+    alignas(16) float d_a[T];
+    for (int t = 0; t < T; ++t)
+      std::memcpy(&d_a[t], act + t * act_stride + i * sizeof(BlockQ8_K), 4);
+    const __m128 d_a4 = _mm_load_ps(d_a);
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* b = w + r * w_stride + i * sizeof(BlockQ4_K);
+      q4_k_unpack_scales(b + offsetof(BlockQ4_K, scales), &scales8[r], &mins8[r]);
+      _mm_store_ps(dd[r], _mm_mul_ps(_mm_set1_ps(h2f(load_f16(b))), d_a4));
+      _mm_store_ps(dmin_d[r], _mm_mul_ps(_mm_set1_ps(h2f(load_f16(b + 2))), d_a4));
+    }
+    {
+      // words 8r + j: min j of row r; words 8t + j: bsum_2j + bsum_2j+1 of token t (|.| <= 4096)
+      const __m512i mins =
+          _mm512_cvtepu8_epi16(_mm256_load_si256(reinterpret_cast<const __m256i*>(mins8)));
+      auto bsum_pairs = [&](int t0) {
+        const uint8_t* b0 = act + t0 * act_stride + i * sizeof(BlockQ8_K) + kQ8KBsums;
+        const uint8_t* b1 = b0 + act_stride;
+        const __m512i bs = _mm512_inserti64x4(_mm512_castsi256_si512(load256(b0)), load256(b1), 1);
+        return _mm512_cvtepi32_epi16(_mm512_madd_epi16(bs, _mm512_set1_epi16(1)));
+      };
+      const __m512i pairs =
+          _mm512_inserti64x4(_mm512_castsi256_si512(bsum_pairs(0)), bsum_pairs(2), 1);
+      __m512i msum = _mm512_setzero_si512();
+      for (int k = 0; k < 4; ++k) {
+        const __m512i m_k = _mm512_shuffle_epi32(mins, static_cast<_MM_PERM_ENUM>(k * 0x55));
+        const __m512i b_k =
+            _mm512_permutexvar_epi32(_mm512_add_epi32(pick_token, _mm512_set1_epi32(k)), pairs);
+        msum = _mm512_dpwssd_epi32(msum, m_k, b_k);
+      }
+      min_acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(msum), _mm512_load_ps(&dmin_d[0][0]), min_acc);
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* qs = w + r * w_stride + i * sizeof(BlockQ4_K) + offsetof(BlockQ4_K, qs);
+      __m512i wq[4], scale[2];
+      const __m512i sc16 = _mm512_zextsi256_si512(
+          _mm256_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<long long>(scales8[r]))));
+      for (int g = 0; g < 4; ++g) {
+        // low nibbles (sub-block 2g) in the lower half, high nibbles (2g + 1) in the upper
+        wq[g] = _mm512_and_si512(
+            _mm512_srlv_epi64(_mm512_broadcast_i64x4(load256(qs + 32 * g)), nibble_shift), low4);
+      }
+      for (int m = 0; m < 2; ++m)
+        scale[m] = _mm512_permutexvar_epi16(_mm512_load_si512(kQ4KScaleSpread[m].data()), sc16);
+      for (int t = 0; t < T; ++t) {
+        const uint8_t* a_qs = act + t * act_stride + i * sizeof(BlockQ8_K) + kQ8KQs;
+        const __m256i s = k_quant_block_dot(wq, scale, a_qs, _mm512_setzero_si512());
+        acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(dd[r][t]), _mm256_cvtepi32_ps(s), acc[r][t]);
+      }
+    }
+  }
+  alignas(64) float mins[R][T];
+  _mm512_store_ps(&mins[0][0], min_acc);
+  for (int t = 0; t < T; ++t)
+    for (int r = 0; r < R; ++r) out[t * out_stride + r] = hsum(acc[r][t]) - mins[r][t];
+}
+
+// Q6_K: q in [0, 63] before the -32 offset is unsigned, so dot(q - 32, a) over a 16-element
+// sub-block is maddubs(q, a) - 32 * bsum; the correction sum_j sc_j * (-32 * bsum_j) starts the
+// i32 accumulator (one vpdpwssd on the 16 bsums).
+template <int kTokens>
+void q6_k_tile(int64_t n, const void* w_rows, size_t w_stride, const void* act_rows,
+               size_t act_stride, float* out, size_t out_stride) {
+  constexpr int R = 4, T = kTokens;
+  const auto* w = static_cast<const uint8_t*>(w_rows);
+  const auto* act = static_cast<const uint8_t*>(act_rows);
+  __m256 acc[R][T];  // 8 lanes, as the AVX2 vec_dot's
+  for (auto& row : acc)
+    for (auto& c : row) c = _mm256_setzero_ps();
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  const __m512i bits45 = _mm512_set1_epi8(0x30);
+  // qh bits 0-1 (lower half) / 2-3 (upper half) to bits 4-5; then bits 4-5 / 6-7
+  const __m512i qh_shift_a = _mm512_setr_epi64(4, 4, 4, 4, 2, 2, 2, 2);
+  const __m512i qh_shift_b = _mm512_setr_epi64(0, 0, 0, 0, 2, 2, 2, 2);
+  const int64_t nb = n / kQK_K;
+  for (int64_t i = 0; i < nb; ++i) {
+    float d_a[T];
+    for (int t = 0; t < T; ++t)
+      std::memcpy(&d_a[t], act + t * act_stride + i * sizeof(BlockQ8_K), 4);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* b = w + r * w_stride + i * sizeof(BlockQ6_K);
+      const __m256i sc16 = _mm256_cvtepi8_epi16(
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + offsetof(BlockQ6_K, scales))));
+      const __m512i offset_scale =
+          _mm512_zextsi256_si512(_mm256_mullo_epi16(sc16, _mm256_set1_epi16(-32)));
+      __m512i wq[4], scale[2];
+      for (int m = 0; m < 2; ++m)
+        scale[m] = _mm512_permutexvar_epi16(_mm512_load_si512(kQ6KScaleSpread[m].data()),
+                                            _mm512_zextsi256_si512(sc16));
+      for (int h = 0; h < 2; ++h) {
+        // group 2h: elements 128h + [0, 64) from the low nibbles, 2h + 1: [64, 128) from the high
+        const __m512i ql = load512(b + offsetof(BlockQ6_K, ql) + 64 * h);
+        const __m512i qh = _mm512_broadcast_i64x4(load256(b + offsetof(BlockQ6_K, qh) + 32 * h));
+        wq[2 * h] = _mm512_or_si512(_mm512_and_si512(ql, low4),
+                                    _mm512_and_si512(_mm512_sllv_epi64(qh, qh_shift_a), bits45));
+        wq[2 * h + 1] =
+            _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), low4),
+                            _mm512_and_si512(_mm512_srlv_epi64(qh, qh_shift_b), bits45));
+      }
+      const float d = h2f(load_f16(b + offsetof(BlockQ6_K, d)));
+      for (int t = 0; t < T; ++t) {
+        const uint8_t* ab = act + t * act_stride + i * sizeof(BlockQ8_K);
+        const __m512i bsums = _mm512_zextsi256_si512(load256(ab + kQ8KBsums));
+        const __m256i s =
+            k_quant_block_dot(wq, scale, ab + kQ8KQs,
+                              _mm512_dpwssd_epi32(_mm512_setzero_si512(), offset_scale, bsums));
+        acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(d * d_a[t]), _mm256_cvtepi32_ps(s), acc[r][t]);
+      }
+    }
+  }
+  for (int t = 0; t < T; ++t)
+    for (int r = 0; r < R; ++r) out[t * out_stride + r] = hsum(acc[r][t]);
+}
+
 // Tokens per tile for the block formats: 16 ymm accumulators.
 constexpr int kQuantTileTokens = 4;
+
+// Tokens per K-quant tile: 16 zmm accumulators, 4 weight and 4 scale vectors per row.
+constexpr int kKQuantTileTokens = 4;
 
 template <class K>
 IsaKernels quant_kernels() {
@@ -431,6 +647,10 @@ IsaKernels avx512_kernels(TensorType type) {
       return quant_kernels<Q4_1Kernel>();
     case TensorType::kQ8_0:
       return quant_kernels<Q8_0Kernel>();
+    case TensorType::kQ4_K:
+      return {nullptr, nullptr, q4_k_tile<kKQuantTileTokens>, 4, kKQuantTileTokens};
+    case TensorType::kQ6_K:
+      return {nullptr, nullptr, q6_k_tile<kKQuantTileTokens>, 4, kKQuantTileTokens};
     default: return {};
   }
 }

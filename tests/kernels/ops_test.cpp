@@ -69,6 +69,82 @@ TEST_CASE("fast attention equals the reference") {
   CHECK(max_diff < 1e-4);
 }
 
+// Products of f16-rounded operands are exact in f32, so the paths differ only where exp_row's
+// <= 2 ulp flips the f16 rounding of a probability: one f16 ulp (<= 2^-11) times |v| (< ~4) is
+// < 2e-3 absolute. Measured: 0 on every shape below.
+TEST_CASE("grouped attention equals the per-head reference across shapes and the diagonal") {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> nd;
+  struct Shape {
+    int64_t head_dim, n_group, n_tokens, n_kv_first;
+  };
+  const Shape shapes[] = {{64, 3, 1, 1},   {64, 3, 8, 1},    {64, 3, 8, 120}, {64, 1, 24, 277},
+                          {64, 7, 5, 33},  {128, 1, 1, 300}, {128, 3, 9, 50}, {128, 7, 3, 298},
+                          {64, 3, 1, 300}, {128, 7, 1, 1},   {64, 1, 13, 7}};
+  for (const Shape& sh : shapes) {
+    const int64_t hd = sh.head_dim, n_kv = sh.n_kv_first + sh.n_tokens - 1;
+    const int64_t n_kv_head = 2, kv_stride = n_kv_head * hd, kv_offset = hd;  // second kv head
+    const int64_t q_stride = sh.n_group * hd * n_kv_head;  // other group's heads interleaved
+    std::vector<float> q(sh.n_tokens * q_stride);
+    std::vector<uint16_t> k(n_kv * kv_stride), v(n_kv * kv_stride);
+    for (auto& e : q) e = nd(rng) * 2.0f;  // sharp softmax as well as flat
+    for (auto& e : k) e = f32_to_f16(nd(rng));
+    for (auto& e : v) e = f32_to_f16(nd(rng));
+    std::vector<float> scratch(attention_group_scratch_floats(sh.n_tokens * sh.n_group, n_kv, hd));
+    std::vector<float> o1(q.size(), -7.0f), o2(q.size(), -7.0f);
+    const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    attention_group(q.data(), q_stride, sh.n_tokens, sh.n_group, k.data(), v.data(), sh.n_kv_first,
+                    kv_stride, kv_offset, hd, scale, scratch.data(), o1.data(), q_stride);
+    attention_group_ref(q.data(), q_stride, sh.n_tokens, sh.n_group, k.data(), v.data(),
+                        sh.n_kv_first, kv_stride, kv_offset, hd, scale, scratch.data(), o2.data(),
+                        q_stride);
+    double max_diff = 0;
+    for (size_t i = 0; i < o1.size(); ++i)
+      max_diff = std::max(max_diff, std::fabs(double(o1[i]) - o2[i]));
+    CAPTURE(hd);
+    CAPTURE(sh.n_group);
+    CAPTURE(sh.n_tokens);
+    CAPTURE(sh.n_kv_first);
+    CAPTURE(max_diff);
+    CHECK(max_diff < 2e-3);
+  }
+}
+
+TEST_CASE("f32_to_f16_row rounds exactly as f32_to_f16, specials included") {
+  std::mt19937 rng(4);
+  std::normal_distribution<float> nd;
+  std::vector<float> x = {0.0f,  -0.0f,    INFINITY, -INFINITY, NAN,      65504.0f,     65520.0f,
+                          1e-8f, 5.96e-8f, 2.98e-8f, 6.1e-5f,   -3.0e-6f, 1.0009765625f};
+  for (int i = 0; i < 1000; ++i) x.push_back(nd(rng) * std::exp2(static_cast<float>(i % 40 - 25)));
+  std::vector<uint16_t> y(x.size());
+  f32_to_f16_row(x.data(), y.data(), static_cast<int64_t>(x.size()));
+  int64_t mismatches = 0;
+  for (size_t i = 0; i < x.size(); ++i) mismatches += y[i] != f32_to_f16(x[i]);
+  CHECK(mismatches == 0);
+}
+
+TEST_CASE("exp_row is within 2 ulp of std::exp over the softmax range") {
+  std::vector<float> x;
+  for (float e = -87.0f; e <= 0.0f; e += 0.000731f) x.push_back(e);
+  for (float e = 0.0f; e <= 88.0f; e += 0.0137f) x.push_back(e);
+  x.push_back(-INFINITY);
+  x.push_back(-100.0f);
+  std::vector<float> y(x.size());
+  exp_row(x.data(), y.data(), static_cast<int64_t>(x.size()));
+  double max_rel = 0;
+  float worst_x = 0;
+  for (size_t i = 0; i + 2 < x.size(); ++i) {
+    const double want = std::exp(static_cast<double>(x[i]));
+    const double rel = std::fabs(y[i] - want) / want;
+    if (rel > max_rel) max_rel = rel, worst_x = x[i];
+  }
+  CAPTURE(worst_x);
+  CAPTURE(max_rel);
+  CHECK(max_rel < 2 * 1.1920929e-7);  // 2 ulp = 2 * 2^-23 relative at worst; measured 1.16e-7
+  CHECK(y[y.size() - 2] == 0.0f);
+  CHECK(y[y.size() - 1] == 0.0f);
+}
+
 TEST_CASE("threaded matmul equals the double-precision reference for each weight type") {
   std::mt19937 rng(2);
   std::normal_distribution<float> nd;

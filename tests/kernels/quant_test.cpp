@@ -606,6 +606,44 @@ TEST_CASE("dispatcher: supported types, dot types and the chosen instruction set
   MESSAGE("CPU kernels: " << isa << " (detected " << std::string(isa_name(cpu_isa_detected())) << ")");
 }
 
+TEST_CASE("Q4_K and Q6_K tiles equal their vec_dot bit for bit") {
+  // The K-quant tiles form the same 8 i32 lanes per super-block as the AVX2 vec_dot and sum
+  // them in the same f32 order, so prefill and decode agree exactly (the tiny-qwen2 parity
+  // tests against llama.cpp are that sensitive).
+  for (CpuIsa isa : {CpuIsa::kAvx2, CpuIsa::kAvx512}) {
+    for (TensorType type : {TensorType::kQ4_K, TensorType::kQ6_K}) {
+      const CpuTypeKernels* k = cpu_type_kernels_for_isa(type, isa);
+      if (k == nullptr) continue;
+      const int rows = k->tile_rows, tokens = k->tile_tokens;
+      for (int64_t n : {int64_t{256}, int64_t{256 * 7}}) {
+        const size_t w_bytes = static_cast<size_t>(tensor_row_bytes(type, n));
+        const size_t a_bytes = static_cast<size_t>(tensor_row_bytes(k->dot_type, n));
+        std::vector<uint8_t> w(w_bytes * rows), act(a_bytes * tokens);
+        for (int r = 0; r < rows; ++r) {
+          auto x = random_row(n, 40 + r, 1.f + 0.5f * static_cast<float>(r));
+          for (auto& v : x) v += 0.2f * static_cast<float>(r);
+          const auto q = quantize_weights(type, x);
+          std::memcpy(w.data() + r * w_bytes, q.data(), q.size());
+        }
+        for (int t = 0; t < tokens; ++t)
+          k->quantize_act(random_row(n, 80 + t).data(), act.data() + t * a_bytes, n);
+        std::vector<float> tile(static_cast<size_t>(rows * tokens));
+        k->vec_dot_tile(n, w.data(), w_bytes, act.data(), a_bytes, tile.data(),
+                        static_cast<size_t>(rows));
+        int mismatches = 0;
+        for (int t = 0; t < tokens; ++t) {
+          for (int r = 0; r < rows; ++r) {
+            const float one = k->vec_dot(n, w.data() + r * w_bytes, act.data() + t * a_bytes);
+            if (tile[static_cast<size_t>(t * rows + r)] != one) ++mismatches;
+          }
+        }
+        INFO(isa_name(isa) << " (" << k->isa << ") " << tensor_type_name(type) << " n=" << n);
+        CHECK(mismatches == 0);
+      }
+    }
+  }
+}
+
 // ---- benchmark (skipped by default: ./r1_tests -ts=bench --no-skip) -----------------------------
 
 TEST_SUITE("bench") {
