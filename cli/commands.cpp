@@ -55,6 +55,8 @@ Result<Loaded> load(const ModelOptions& o) {
   if (!path) return path.status();
   Result<std::unique_ptr<Model>> model = load_model(*path);
   if (!model) return model.status();
+  Status ctx = (*model)->check_context(o.ctx);
+  if (!ctx) return Status::invalid("--ctx: " + ctx.message());
   Loaded l;
   l.model = std::move(model.value());
   l.pool = std::make_unique<ThreadPool>(o.threads);

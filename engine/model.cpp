@@ -1,8 +1,33 @@
 #include "engine/model.h"
 
+#include <unistd.h>
+
 namespace r1 {
 
 Model::~Model() = default;
+
+uint64_t Model::kv_cache_bytes(int64_t n_ctx) const {
+  return static_cast<uint64_t>(config_.n_layer) * static_cast<uint64_t>(n_ctx) *
+         static_cast<uint64_t>(config_.kv_dim()) * 2u * sizeof(uint16_t);
+}
+
+Status Model::check_context(int64_t n_ctx) const {
+  if (n_ctx < 1) return Status::invalid("context length must be at least 1 token");
+  const uint64_t need = kv_cache_bytes(n_ctx);
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page = sysconf(_SC_PAGE_SIZE);
+  if (pages > 0 && page > 0) {
+    const uint64_t ram = static_cast<uint64_t>(pages) * static_cast<uint64_t>(page);
+    const uint64_t weights = gguf_ ? gguf_->file_size() : 0;
+    if (need + weights > ram) {
+      return Status::invalid("a context of " + std::to_string(n_ctx) + " tokens needs " +
+                             std::to_string(need >> 20) + " MiB of KV cache; with the " +
+                             std::to_string(weights >> 20) + " MiB model that exceeds this " +
+                             "machine's " + std::to_string(ram >> 20) + " MiB of memory");
+    }
+  }
+  return Status::ok();
+}
 
 std::unique_ptr<KvCache> Model::make_kv_cache(int64_t n_ctx) const {
   return std::make_unique<KvCache>(config_.n_layer, n_ctx, config_.kv_dim());

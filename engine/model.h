@@ -57,6 +57,13 @@ class Model {
   // gathered by row; plus the output matrix, which may be that same table).
   uint64_t bytes_per_token() const { return bytes_per_token_; }
 
+  // Bytes a KvCache of n_ctx tokens takes (f16 keys and values, every layer).
+  uint64_t kv_cache_bytes(int64_t n_ctx) const;
+  // Checks that a context of n_ctx tokens is sane for this model and fits in this machine's
+  // memory next to the weights: kInvalidArgument naming the numbers otherwise. Call it before
+  // make_kv_cache() with a user-supplied size, which would otherwise abort on a failed
+  // allocation.
+  Status check_context(int64_t n_ctx) const;
   std::unique_ptr<KvCache> make_kv_cache(int64_t n_ctx) const;
   virtual std::unique_ptr<ForwardScratch> make_scratch() const = 0;
 

@@ -19,4 +19,5 @@ assert t["generated_tokens"] == 8 and t["decode_tok_s"] > 0, t
 set +e
 "$R1" generate -p "x" --temp -1 2>/dev/null; [[ $? -eq 2 ]] || { echo "bad --temp did not exit 2"; exit 1; }
 "$R1" generate -m /nonexistent/model.gguf -p "x" 2>/dev/null; [[ $? -eq 2 ]] || { echo "missing model did not exit 2"; exit 1; }
+"$R1" generate -p "x" -c 4000000 2>/dev/null; [[ $? -eq 2 ]] || { echo "a context larger than memory did not exit 2"; exit 1; }
 echo "1 passed, 0 failed"
