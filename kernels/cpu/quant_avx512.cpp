@@ -523,12 +523,16 @@ void q4_k_tile(int64_t n, const void* w_rows, size_t w_stride, const void* act_r
       const __m512i pairs =
           _mm512_inserti64x4(_mm512_castsi256_si512(bsum_pairs(0)), bsum_pairs(2), 1);
       __m512i msum = _mm512_setzero_si512();
-      for (int k = 0; k < 4; ++k) {
-        const __m512i m_k = _mm512_shuffle_epi32(mins, static_cast<_MM_PERM_ENUM>(k * 0x55));
+      // The shuffle control must be a compile-time constant for every compiler: spell out k.
+      auto min_term = [&](__m512i m_k, int k) {
         const __m512i b_k =
             _mm512_permutexvar_epi32(_mm512_add_epi32(pick_token, _mm512_set1_epi32(k)), pairs);
         msum = _mm512_dpwssd_epi32(msum, m_k, b_k);
-      }
+      };
+      min_term(_mm512_shuffle_epi32(mins, static_cast<_MM_PERM_ENUM>(0x00)), 0);
+      min_term(_mm512_shuffle_epi32(mins, static_cast<_MM_PERM_ENUM>(0x55)), 1);
+      min_term(_mm512_shuffle_epi32(mins, static_cast<_MM_PERM_ENUM>(0xAA)), 2);
+      min_term(_mm512_shuffle_epi32(mins, static_cast<_MM_PERM_ENUM>(0xFF)), 3);
       min_acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(msum), _mm512_load_ps(&dmin_d[0][0]), min_acc);
     }
 #pragma GCC unroll 4
