@@ -1,7 +1,8 @@
 #include "cli/commands.h"
 
-#include <CLI/CLI.hpp>
+#include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -10,7 +11,6 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <unistd.h>
 
 #include "core/membw.h"
 #include "engine/chat/chatml.h"
@@ -22,19 +22,26 @@
 namespace r1::cli {
 
 void add_model_options(CLI::App* app, ModelOptions& o) {
-  app->add_option("-m,--model", o.model, "GGUF file or known model name (default: the default model)");
-  app->add_option("-t,--threads", o.threads, "Threads (default: all cores)")->check(CLI::Range(0, 1024));
-  app->add_option("-c,--ctx", o.ctx, "Context length to allocate, in tokens")->check(CLI::Range(16, 1 << 22));
+  app->add_option("-m,--model", o.model,
+                  "GGUF file or known model name (default: the default model)");
+  app->add_option("-t,--threads", o.threads, "Threads (default: all cores)")
+      ->check(CLI::Range(0, 1024));
+  app->add_option("-c,--ctx", o.ctx, "Context length to allocate, in tokens")
+      ->check(CLI::Range(16, 1 << 22));
 }
 
 void add_sampling_options(CLI::App* app, SamplerParams& s) {
-  app->add_option("--temp", s.temperature, "Temperature (0: greedy)")->check(CLI::Range(0.0, 100.0));
+  app->add_option("--temp", s.temperature, "Temperature (0: greedy)")
+      ->check(CLI::Range(0.0, 100.0));
   app->add_option("--top-k", s.top_k, "Top-k (0: off)")->check(CLI::Range(0, 1 << 20));
   app->add_option("--top-p", s.top_p, "Top-p (1: off)")->check(CLI::Range(0.0, 1.0));
   app->add_option("--min-p", s.min_p, "Min-p (0: off)")->check(CLI::Range(0.0, 1.0));
-  app->add_option("--repeat-penalty", s.repeat_penalty, "Repetition penalty (1: off)")->check(CLI::Range(0.0, 100.0));
-  app->add_option("--presence-penalty", s.presence_penalty, "Presence penalty")->check(CLI::Range(-100.0, 100.0));
-  app->add_option("--frequency-penalty", s.frequency_penalty, "Frequency penalty")->check(CLI::Range(-100.0, 100.0));
+  app->add_option("--repeat-penalty", s.repeat_penalty, "Repetition penalty (1: off)")
+      ->check(CLI::Range(0.0, 100.0));
+  app->add_option("--presence-penalty", s.presence_penalty, "Presence penalty")
+      ->check(CLI::Range(-100.0, 100.0));
+  app->add_option("--frequency-penalty", s.frequency_penalty, "Frequency penalty")
+      ->check(CLI::Range(-100.0, 100.0));
   app->add_option("--seed", s.seed, "Random seed (same seed, same output)");
 }
 
@@ -64,9 +71,12 @@ Result<Loaded> load(const ModelOptions& o) {
 }
 
 nlohmann::json timings_json(const GenerateTimings& t) {
-  return {{"prompt_tokens", t.prompt_tokens},   {"cached_tokens", t.cached_tokens},
-          {"generated_tokens", t.generated_tokens}, {"prefill_ms", t.prefill_ms},
-          {"decode_ms", t.decode_ms},           {"prefill_tok_s", t.prefill_tok_s()},
+  return {{"prompt_tokens", t.prompt_tokens},
+          {"cached_tokens", t.cached_tokens},
+          {"generated_tokens", t.generated_tokens},
+          {"prefill_ms", t.prefill_ms},
+          {"decode_ms", t.decode_ms},
+          {"prefill_tok_s", t.prefill_tok_s()},
           {"decode_tok_s", t.decode_tok_s()}};
 }
 
@@ -111,7 +121,8 @@ int run_generate(const GenerateOptions& o) {
     std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   } else {
     std::fprintf(stdout, "\n");
-    std::fprintf(stderr, "\nr1: %lld prompt tokens at %.1f tok/s, %lld generated at %.1f tok/s (%s)\n",
+    std::fprintf(stderr,
+                 "\nr1: %lld prompt tokens at %.1f tok/s, %lld generated at %.1f tok/s (%s)\n",
                  static_cast<long long>(r->timings.prompt_tokens), r->timings.prefill_tok_s(),
                  static_cast<long long>(r->timings.generated_tokens), r->timings.decode_tok_s(),
                  stop_reason_name(r->stop_reason));
@@ -125,15 +136,17 @@ int run_chat(const ChatOptions& o) {
   const Model& model = *l->model;
   Result<std::string_view> tmpl = model.gguf().get_string("tokenizer.chat_template");
   if (!tmpl || tmpl->find("<|im_start|>") == std::string_view::npos) {
-    return fail(Status::unsupported(model.gguf().path() +
-                                    ": chat needs a ChatML chat template for now (tokenizer.chat_template)"));
+    return fail(Status::unsupported(
+        model.gguf().path() +
+        ": chat needs a ChatML chat template for now (tokenizer.chat_template)"));
   }
   // SmolLM2's template inserts its own system prompt when none is given.
   std::string default_system;
   const std::string_view marker = "<|im_start|>system\n";
   if (size_t at = tmpl->find(marker); at != std::string_view::npos) {
     size_t end = tmpl->find("<|im_end|>", at);
-    if (end != std::string_view::npos) default_system = std::string(tmpl->substr(at + marker.size(), end - at - marker.size()));
+    if (end != std::string_view::npos)
+      default_system = std::string(tmpl->substr(at + marker.size(), end - at - marker.size()));
   }
   Generator gen(model, *l->pool, o.model.ctx);
   std::vector<ChatMessage> messages;
@@ -145,11 +158,12 @@ int run_chat(const ChatOptions& o) {
   auto turn = [&](const std::string& user) -> int {
     messages.push_back({"user", user});
     std::string prompt = render_chatml(messages, true, default_system);
-    Result<GenerateResult> r = gen.generate_text(prompt, params, [](int32_t, const std::string& piece) {
-      std::fputs(piece.c_str(), stdout);
-      std::fflush(stdout);
-      return true;
-    });
+    Result<GenerateResult> r =
+        gen.generate_text(prompt, params, [](int32_t, const std::string& piece) {
+          std::fputs(piece.c_str(), stdout);
+          std::fflush(stdout);
+          return true;
+        });
     std::fputs("\n", stdout);
     if (!r) return fail(r.status());
     messages.push_back({"assistant", r->text});
@@ -181,7 +195,8 @@ int run_bench(const BenchOptions& o) {
   auto scratch = model.make_scratch();
   std::vector<float> logits(static_cast<size_t>(c.n_vocab * 1));
   std::vector<int32_t> prompt(static_cast<size_t>(o.n_prompt));
-  for (int64_t i = 0; i < o.n_prompt; ++i) prompt[i] = static_cast<int32_t>((i * 7919 + 13) % c.n_vocab);
+  for (int64_t i = 0; i < o.n_prompt; ++i)
+    prompt[i] = static_cast<int32_t>((i * 7919 + 13) % c.n_vocab);
 
   const double bw = measure_read_bandwidth(pool);
   using clock = std::chrono::steady_clock;
@@ -236,9 +251,10 @@ int run_bench(const BenchOptions& o) {
     std::printf("memory     %.1f GB/s measured read bandwidth\n", bw);
     std::printf("| test   | tok/s   | GB/s  | share of bandwidth |\n");
     std::printf("|--------|---------|-------|--------------------|\n");
-    std::printf("| pp%-4lld | %7.1f |       |                    |\n", static_cast<long long>(o.n_prompt), best_pp);
-    std::printf("| tg%-4lld | %7.1f | %5.1f | %17.0f%% |\n", static_cast<long long>(o.n_gen), best_tg, gbs,
-                bw > 0 ? 100.0 * gbs / bw : 0.0);
+    std::printf("| pp%-4lld | %7.1f |       |                    |\n",
+                static_cast<long long>(o.n_prompt), best_pp);
+    std::printf("| tg%-4lld | %7.1f | %5.1f | %17.0f%% |\n", static_cast<long long>(o.n_gen),
+                best_tg, gbs, bw > 0 ? 100.0 * gbs / bw : 0.0);
   }
   return 0;
 }
@@ -253,8 +269,8 @@ int run_models_fetch(const std::string& name) {
 int run_models_list() {
   for (const KnownModel& m : known_models()) {
     const std::string path = models_dir() + "/" + m.file;
-    std::printf("%-28s %-8s %s\n", m.name.c_str(),
-                std::filesystem::exists(path) ? "cached" : "-", m.description.c_str());
+    std::printf("%-28s %-8s %s\n", m.name.c_str(), std::filesystem::exists(path) ? "cached" : "-",
+                m.description.c_str());
   }
   return 0;
 }

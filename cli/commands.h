@@ -13,9 +13,9 @@ class App;
 namespace r1::cli {
 
 struct ModelOptions {
-  std::string model;     // path or known name; empty: the default model
-  int threads = 0;       // 0: all cores
-  int64_t ctx = 4096;    // context to allocate (tokens)
+  std::string model;   // path or known name; empty: the default model
+  int threads = 0;     // 0: all cores
+  int64_t ctx = 4096;  // context to allocate (tokens)
 };
 
 struct GenerateOptions {

@@ -1,14 +1,14 @@
 // The `r1` command: one binary, one subcommand per job. Argument parsing and printing only;
 // the work happens in engine/ (and, later, agent/, retrieval/, server/).
-#include <CLI/CLI.hpp>
+#include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
-#include <unistd.h>
 
 #include "cli/commands.h"
 
@@ -23,8 +23,10 @@ int main(int argc, char** argv) {
   generate->add_option("-p,--prompt", gen.prompt, "Prompt text");
   generate->add_option("-f,--file", gen.prompt_file, "Read the prompt from a file")->excludes("-p");
   r1::cli::add_sampling_options(generate, gen.sampling);
-  generate->add_option("-n,--n-predict", gen.n_predict, "Tokens to generate")->check(CLI::Range(0, 1 << 20));
-  generate->add_flag("--json", gen.json, "Print one JSON object: prompt ids, generated ids, text, timings");
+  generate->add_option("-n,--n-predict", gen.n_predict, "Tokens to generate")
+      ->check(CLI::Range(0, 1 << 20));
+  generate->add_flag("--json", gen.json,
+                     "Print one JSON object: prompt ids, generated ids, text, timings");
 
   r1::cli::ChatOptions chat;
   CLI::App* chat_cmd = app.add_subcommand("chat", "Chat with a model (reads turns from stdin)");
@@ -32,20 +34,25 @@ int main(int argc, char** argv) {
   r1::cli::add_sampling_options(chat_cmd, chat.sampling);
   chat_cmd->add_option("-s,--system", chat.system, "System prompt");
   chat_cmd->add_option("-p,--prompt", chat.prompt, "Ask one question, print the answer and exit");
-  chat_cmd->add_option("-n,--n-predict", chat.n_predict, "Tokens per reply at most")->check(CLI::Range(1, 1 << 20));
+  chat_cmd->add_option("-n,--n-predict", chat.n_predict, "Tokens per reply at most")
+      ->check(CLI::Range(1, 1 << 20));
 
   r1::cli::BenchOptions bench;
   CLI::App* bench_cmd = app.add_subcommand("bench", "Measure prefill and decode speed");
   r1::cli::add_model_options(bench_cmd, bench.model);
-  bench_cmd->add_option("-p,--n-prompt", bench.n_prompt, "Prompt tokens to prefill")->check(CLI::Range(1, 1 << 16));
-  bench_cmd->add_option("-n,--n-gen", bench.n_gen, "Tokens to decode")->check(CLI::Range(1, 1 << 16));
-  bench_cmd->add_option("-r,--repeats", bench.repeats, "Runs (best is reported)")->check(CLI::Range(1, 100));
+  bench_cmd->add_option("-p,--n-prompt", bench.n_prompt, "Prompt tokens to prefill")
+      ->check(CLI::Range(1, 1 << 16));
+  bench_cmd->add_option("-n,--n-gen", bench.n_gen, "Tokens to decode")
+      ->check(CLI::Range(1, 1 << 16));
+  bench_cmd->add_option("-r,--repeats", bench.repeats, "Runs (best is reported)")
+      ->check(CLI::Range(1, 100));
   bench_cmd->add_flag("--json", bench.json, "Print JSON instead of a table");
 
   CLI::App* models = app.add_subcommand("models", "Manage the local model cache");
   models->require_subcommand(1);
   std::string fetch_name;
-  CLI::App* fetch = models->add_subcommand("fetch", "Download and verify a known model (default: the default model)");
+  CLI::App* fetch = models->add_subcommand(
+      "fetch", "Download and verify a known model (default: the default model)");
   fetch->add_option("name", fetch_name, "Model name (see `r1 models list`)");
   CLI::App* list = models->add_subcommand("list", "List known models and whether they are cached");
 

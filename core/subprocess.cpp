@@ -20,7 +20,8 @@ Result<int> run_process(const std::vector<std::string>& argv) {
   if (rc != 0) return Status::io_error("cannot start '" + argv[0] + "': " + std::strerror(rc));
   int status = 0;
   while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return Status::io_error("waiting for '" + argv[0] + "': " + std::strerror(errno));
+    if (errno != EINTR)
+      return Status::io_error("waiting for '" + argv[0] + "': " + std::strerror(errno));
   }
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);

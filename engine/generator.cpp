@@ -7,11 +7,16 @@ namespace r1 {
 
 const char* stop_reason_name(StopReason r) {
   switch (r) {
-    case StopReason::kLength: return "length";
-    case StopReason::kEndOfGeneration: return "eos";
-    case StopReason::kStopString: return "stop";
-    case StopReason::kContextFull: return "context_full";
-    case StopReason::kCancelled: return "cancelled";
+    case StopReason::kLength:
+      return "length";
+    case StopReason::kEndOfGeneration:
+      return "eos";
+    case StopReason::kStopString:
+      return "stop";
+    case StopReason::kContextFull:
+      return "context_full";
+    case StopReason::kCancelled:
+      return "cancelled";
   }
   return "unknown";
 }
@@ -23,7 +28,10 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 Generator::Generator(const Model& model, ThreadPool& pool, int64_t n_ctx)
-    : model_(model), pool_(pool), kv_(model.make_kv_cache(n_ctx)), scratch_(model.make_scratch()),
+    : model_(model),
+      pool_(pool),
+      kv_(model.make_kv_cache(n_ctx)),
+      scratch_(model.make_scratch()),
       logits_(static_cast<size_t>(model.config().n_vocab)) {}
 
 Result<GenerateResult> Generator::generate_text(const std::string& prompt,
@@ -63,8 +71,8 @@ Result<GenerateResult> Generator::generate(const std::vector<int32_t>& prompt_id
   constexpr int64_t kPrefillChunk = 512;
   for (int64_t off = 0; off < n_new; off += kPrefillChunk) {
     const int64_t n = std::min(kPrefillChunk, n_new - off);
-    Status st = model_.forward(pool_, prompt_ids.data() + common + off, n, *kv_, *scratch_,
-                               logits_.data());
+    Status st =
+        model_.forward(pool_, prompt_ids.data() + common + off, n, *kv_, *scratch_, logits_.data());
     if (!st) {
       cached_ids_.resize(static_cast<size_t>(kv_->n_past()));
       return st;
@@ -109,7 +117,8 @@ Result<GenerateResult> Generator::generate(const std::vector<int32_t>& prompt_id
       }
     }
     size_t safe = res.text.size();
-    if (!stopped && max_stop_len > 0) safe = res.text.size() > max_stop_len - 1 ? res.text.size() - (max_stop_len - 1) : 0;
+    if (!stopped && max_stop_len > 0)
+      safe = res.text.size() > max_stop_len - 1 ? res.text.size() - (max_stop_len - 1) : 0;
     safe = std::max(safe, emitted);
     if (on_piece && safe > emitted) {
       if (!on_piece(id, res.text.substr(emitted, safe - emitted))) {

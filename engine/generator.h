@@ -20,18 +20,18 @@
 namespace r1 {
 
 struct GenerateParams {
-  int32_t max_tokens = 128;          // tokens to generate at most
+  int32_t max_tokens = 128;  // tokens to generate at most
   SamplerParams sampling;
-  std::vector<std::string> stop;     // stop strings (not included in the output)
+  std::vector<std::string> stop;  // stop strings (not included in the output)
   bool stop_at_end_of_generation = true;
 };
 
 struct GenerateTimings {
-  int64_t prompt_tokens = 0;         // tokens prefilled (after prefix reuse)
-  int64_t cached_tokens = 0;         // prompt tokens reused from the cache
+  int64_t prompt_tokens = 0;  // tokens prefilled (after prefix reuse)
+  int64_t cached_tokens = 0;  // prompt tokens reused from the cache
   int64_t generated_tokens = 0;
   double prefill_ms = 0.0;
-  double decode_ms = 0.0;            // from the first sampled token to the last
+  double decode_ms = 0.0;  // from the first sampled token to the last
   double prefill_tok_s() const { return prefill_ms > 0 ? prompt_tokens * 1000.0 / prefill_ms : 0; }
   double decode_tok_s() const {
     return decode_ms > 0 && generated_tokens > 1 ? (generated_tokens - 1) * 1000.0 / decode_ms : 0;
@@ -43,11 +43,11 @@ const char* stop_reason_name(StopReason r);
 
 struct GenerateResult {
   std::vector<int32_t> prompt_ids;
-  std::vector<int32_t> ids;          // generated ids (including an end-of-generation token)
-  std::string text;                  // generated text, stop string and end token excluded
+  std::vector<int32_t> ids;  // generated ids (including an end-of-generation token)
+  std::string text;          // generated text, stop string and end token excluded
   StopReason stop_reason = StopReason::kLength;
   GenerateTimings timings;
-  std::vector<float> first_logits;   // logits of the first step, when keep_first_logits
+  std::vector<float> first_logits;  // logits of the first step, when keep_first_logits
 };
 
 // Receives each newly completed piece of text; return false to stop.

@@ -64,10 +64,10 @@ struct GgufTensorInfo {
   std::string name;
   TensorType type = TensorType::kF32;
   int n_dims = 0;
-  int64_t ne[4] = {1, 1, 1, 1};  // elements per dimension, ne[0] innermost (row length)
-  uint64_t offset = 0;           // bytes, relative to the start of the data section
-  uint64_t n_bytes = 0;          // bytes of tensor data
-  const uint8_t* data = nullptr; // into the mapping
+  int64_t ne[4] = {1, 1, 1, 1};   // elements per dimension, ne[0] innermost (row length)
+  uint64_t offset = 0;            // bytes, relative to the start of the data section
+  uint64_t n_bytes = 0;           // bytes of tensor data
+  const uint8_t* data = nullptr;  // into the mapping
   int64_t n_elements() const { return ne[0] * ne[1] * ne[2] * ne[3]; }
 };
 
@@ -101,8 +101,8 @@ class GgufFile {
   Result<bool> get_bool(std::string_view key) const;
   Result<std::string_view> get_string(std::string_view key) const;
   Result<std::vector<std::string_view>> get_string_array(std::string_view key) const;
-  Result<std::vector<float>> get_float_array(std::string_view key) const;   // numeric arrays
-  Result<std::vector<int64_t>> get_int_array(std::string_view key) const;   // integer arrays
+  Result<std::vector<float>> get_float_array(std::string_view key) const;  // numeric arrays
+  Result<std::vector<int64_t>> get_int_array(std::string_view key) const;  // integer arrays
 
   // Convenience with defaults: absent -> `fallback`; present but wrong type -> error.
   Result<uint64_t> get_uint_or(std::string_view key, uint64_t fallback) const;

@@ -21,22 +21,22 @@
 namespace r1 {
 
 struct ModelConfig {
-  std::string arch;          // GGUF general.architecture
-  std::string name;          // general.name
-  int64_t n_vocab = 0;       // tokens
-  int64_t n_embd = 0;        // hidden size
+  std::string arch;     // GGUF general.architecture
+  std::string name;     // general.name
+  int64_t n_vocab = 0;  // tokens
+  int64_t n_embd = 0;   // hidden size
   int64_t n_layer = 0;
   int64_t n_head = 0;
   int64_t n_head_kv = 0;
-  int64_t head_dim = 0;      // per head, for q and k
-  int64_t n_ff = 0;          // feed-forward hidden size
-  int64_t n_ctx_train = 0;   // tokens the model was trained for
-  int64_t rope_dims = 0;     // leading dims of each head that rotate
+  int64_t head_dim = 0;     // per head, for q and k
+  int64_t n_ff = 0;         // feed-forward hidden size
+  int64_t n_ctx_train = 0;  // tokens the model was trained for
+  int64_t rope_dims = 0;    // leading dims of each head that rotate
   float rope_freq_base = 10000.0f;
   float rope_freq_scale = 1.0f;
-  bool rope_neox = false;    // rotate (i, i+d/2) pairs instead of (2i, 2i+1)
+  bool rope_neox = false;  // rotate (i, i+d/2) pairs instead of (2i, 2i+1)
   float rms_eps = 1e-5f;
-  std::string file_type;     // dominant weight type, e.g. "q4_1"
+  std::string file_type;  // dominant weight type, e.g. "q4_1"
   int64_t kv_dim() const { return n_head_kv * head_dim; }
 };
 

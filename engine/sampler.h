@@ -15,13 +15,13 @@ namespace r1 {
 
 struct SamplerParams {
   float temperature = 0.8f;
-  int32_t top_k = 40;             // <= 0: off
-  float top_p = 0.95f;            // >= 1: off
-  float min_p = 0.05f;            // <= 0: off
-  float repeat_penalty = 1.0f;    // 1: off; divides positive logits, multiplies negative ones
-  float presence_penalty = 0.0f;  // subtracted once per token seen
-  float frequency_penalty = 0.0f; // subtracted per occurrence
-  int32_t penalty_last_n = 64;    // tokens of history the penalties look at
+  int32_t top_k = 40;              // <= 0: off
+  float top_p = 0.95f;             // >= 1: off
+  float min_p = 0.05f;             // <= 0: off
+  float repeat_penalty = 1.0f;     // 1: off; divides positive logits, multiplies negative ones
+  float presence_penalty = 0.0f;   // subtracted once per token seen
+  float frequency_penalty = 0.0f;  // subtracted per occurrence
+  int32_t penalty_last_n = 64;     // tokens of history the penalties look at
   uint64_t seed = 0;
 };
 

@@ -805,6 +805,8 @@ std::string StreamDecoder::push(int32_t id) {
   return drain_utf8(pending_, /*at_end=*/false);
 }
 
-std::string StreamDecoder::flush() { return drain_utf8(pending_, /*at_end=*/true); }
+std::string StreamDecoder::flush() {
+  return drain_utf8(pending_, /*at_end=*/true);
+}
 
 }  // namespace r1

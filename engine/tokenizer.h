@@ -54,7 +54,7 @@ class Tokenizer {
   virtual int32_t n_vocab() const = 0;
   virtual int32_t bos_id() const = 0;  // -1 when the model has none
   virtual int32_t eos_id() const = 0;
-  virtual bool add_bos() const = 0;    // what tokenizer.ggml.add_bos_token says
+  virtual bool add_bos() const = 0;  // what tokenizer.ggml.add_bos_token says
   virtual bool is_end_of_generation(int32_t id) const = 0;  // eos, eot, <|im_end|>, ...
   virtual std::optional<int32_t> find_token(std::string_view text) const = 0;  // exact vocab entry
   virtual const std::string& token_text(int32_t id) const = 0;  // vocab string as stored

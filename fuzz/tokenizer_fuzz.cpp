@@ -4,6 +4,8 @@
 //   - every id is inside the vocab;
 //   - well-formed UTF-8 decodes back to itself (the vocab covers every byte);
 //   - StreamDecoder's pieces concatenate to the same text as decode().
+#include <utf8proc.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -11,8 +13,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-
-#include <utf8proc.h>
 
 #include "engine/gguf.h"
 #include "engine/tokenizer.h"

@@ -6,6 +6,7 @@ namespace {
 // Indexed by the GGUF type number. Sizes follow the block structs in kernels/cpu/quant.h
 // (and, for types this engine only reads past, the published GGUF type table).
 constexpr int kNumTypes = 36;
+// clang-format off
 constexpr TensorTypeTraits kTraits[kNumTypes] = {
     {"f32", 1, 4},          // 0
     {"f16", 1, 2},          // 1
@@ -44,11 +45,14 @@ constexpr TensorTypeTraits kTraits[kNumTypes] = {
     {"tq1_0", 256, 54},     // 34
     {"tq2_0", 256, 66},     // 35
 };
+// clang-format on
 constexpr TensorTypeTraits kUnknown = {"unknown", 0, 0};
 
 }  // namespace
 
-bool tensor_type_known(uint32_t type) { return type < kNumTypes && kTraits[type].name != nullptr; }
+bool tensor_type_known(uint32_t type) {
+  return type < kNumTypes && kTraits[type].name != nullptr;
+}
 
 const TensorTypeTraits& tensor_type_traits(TensorType type) {
   auto t = static_cast<uint32_t>(type);

@@ -45,16 +45,18 @@ enum class TensorType : uint32_t {
 };
 
 struct TensorTypeTraits {
-  const char* name;     // e.g. "q4_K"
-  int64_t block_size;   // elements per block
-  int64_t type_size;    // bytes per block
+  const char* name;    // e.g. "q4_K"
+  int64_t block_size;  // elements per block
+  int64_t type_size;   // bytes per block
 };
 
 // False for numbers GGUF never assigned (4, 5, 31..33) and anything past the table.
 bool tensor_type_known(uint32_t type);
 // Traits of a known type; block_size 0 for unknown ones.
 const TensorTypeTraits& tensor_type_traits(TensorType type);
-inline const char* tensor_type_name(TensorType t) { return tensor_type_traits(t).name; }
+inline const char* tensor_type_name(TensorType t) {
+  return tensor_type_traits(t).name;
+}
 // Bytes of a row of n elements; -1 if n is not a multiple of the block size.
 int64_t tensor_row_bytes(TensorType type, int64_t n);
 

@@ -7,8 +7,12 @@
 
 namespace r1::test {
 
-inline std::string source_path(const std::string& rel) { return std::string(R1_SOURCE_DIR) + "/" + rel; }
-inline std::string shared_path(const std::string& rel) { return std::string(R1_SHARED_DIR) + "/" + rel; }
+inline std::string source_path(const std::string& rel) {
+  return std::string(R1_SOURCE_DIR) + "/" + rel;
+}
+inline std::string shared_path(const std::string& rel) {
+  return std::string(R1_SHARED_DIR) + "/" + rel;
+}
 
 // The model cache the setup script fills: $R1_MODELS_DIR, else $XDG_CACHE_HOME/r1/models,
 // else ~/.cache/r1/models.
@@ -18,6 +22,8 @@ inline std::string models_dir() {
   const char* home = std::getenv("HOME");
   return std::string(home ? home : "/root") + "/.cache/r1/models";
 }
-inline std::string model_path(const std::string& file) { return models_dir() + "/" + file; }
+inline std::string model_path(const std::string& file) {
+  return models_dir() + "/" + file;
+}
 
 }  // namespace r1::test

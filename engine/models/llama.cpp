@@ -26,21 +26,20 @@ namespace r1 {
 namespace {
 
 struct LlamaScratch final : ForwardScratch {
-  int64_t capacity = 0;        // tokens the buffers below hold
-  std::vector<float> x;        // (T, n_embd) residual stream
-  std::vector<float> xn;       // (T, n_embd) normalised
-  std::vector<float> q;        // (T, n_head * head_dim)
-  std::vector<float> k;        // (T, kv_dim)
-  std::vector<float> v;        // (T, kv_dim)
-  std::vector<float> attn;     // (T, n_head * head_dim)
-  std::vector<float> gate;     // (T, n_ff)
-  std::vector<float> up;       // (T, n_ff)
-  std::vector<float> scores;   // (n_threads, attention_group_scratch_floats(...)) scratch
-  std::vector<float> rope_cos; // (T, rope_dims / 2)
-  std::vector<float> rope_sin; // (T, rope_dims / 2)
+  int64_t capacity = 0;         // tokens the buffers below hold
+  std::vector<float> x;         // (T, n_embd) residual stream
+  std::vector<float> xn;        // (T, n_embd) normalised
+  std::vector<float> q;         // (T, n_head * head_dim)
+  std::vector<float> k;         // (T, kv_dim)
+  std::vector<float> v;         // (T, kv_dim)
+  std::vector<float> attn;      // (T, n_head * head_dim)
+  std::vector<float> gate;      // (T, n_ff)
+  std::vector<float> up;        // (T, n_ff)
+  std::vector<float> scores;    // (n_threads, attention_group_scratch_floats(...)) scratch
+  std::vector<float> rope_cos;  // (T, rope_dims / 2)
+  std::vector<float> rope_sin;  // (T, rope_dims / 2)
   ActivationBuffer act;
 };
-
 
 struct Weight {
   const GgufTensorInfo* t = nullptr;
@@ -49,11 +48,11 @@ struct Weight {
 };
 
 struct LayerWeights {
-  std::vector<float> attn_norm;  // (n_embd)
-  std::vector<float> ffn_norm;   // (n_embd)
-  std::vector<float> bq, bk, bv; // (n_head*hd), (kv_dim), (kv_dim); empty without biases
-  Weight wq, wk, wv, wo;         // (n_head*hd, n_embd), (kv_dim, n_embd) x2, (n_embd, n_head*hd)
-  Weight w_gate, w_up, w_down;   // (n_ff, n_embd) x2, (n_embd, n_ff)
+  std::vector<float> attn_norm;   // (n_embd)
+  std::vector<float> ffn_norm;    // (n_embd)
+  std::vector<float> bq, bk, bv;  // (n_head*hd), (kv_dim), (kv_dim); empty without biases
+  Weight wq, wk, wv, wo;          // (n_head*hd, n_embd), (kv_dim, n_embd) x2, (n_embd, n_head*hd)
+  Weight w_gate, w_up, w_down;    // (n_ff, n_embd) x2, (n_embd, n_ff)
 };
 
 class LlamaFamilyModel final : public Model {
@@ -79,7 +78,9 @@ class LlamaFamilyModel final : public Model {
   std::vector<LayerWeights> layers_;
 };
 
-std::string where(const GgufFile& f, const std::string& what) { return f.path() + ": " + what; }
+std::string where(const GgufFile& f, const std::string& what) {
+  return f.path() + ": " + what;
+}
 
 Result<Weight> bind_matrix(const GgufFile& f, const std::string& name, int64_t cols, int64_t rows) {
   const GgufTensorInfo* t = f.find_tensor(name);
@@ -107,8 +108,8 @@ Result<std::vector<float>> bind_vector(const GgufFile& f, const std::string& nam
   }
   std::vector<float> out(static_cast<size_t>(n));
   if (!dequantize_row_ref(t->type, t->data, out.data(), n)) {
-    return Status::unsupported(where(f, "tensor '" + name + "' has unsupported type " +
-                                            tensor_type_name(t->type)));
+    return Status::unsupported(
+        where(f, "tensor '" + name + "' has unsupported type " + tensor_type_name(t->type)));
   }
   return out;
 }
@@ -124,11 +125,11 @@ Result<int64_t> read_dim(const GgufFile& f, const std::string& key, int64_t lo, 
   return static_cast<int64_t>(*v);
 }
 
-#define R1_ASSIGN(lhs, expr)                  \
-  do {                                        \
-    auto r1_result_ = (expr);                 \
+#define R1_ASSIGN(lhs, expr)                     \
+  do {                                           \
+    auto r1_result_ = (expr);                    \
     if (!r1_result_) return r1_result_.status(); \
-    lhs = std::move(r1_result_.value());      \
+    lhs = std::move(r1_result_.value());         \
   } while (0)
 
 Status LlamaFamilyModel::bind(const GgufFile& f, const std::string& arch) {
@@ -153,8 +154,8 @@ Status LlamaFamilyModel::bind(const GgufFile& f, const std::string& arch) {
     R1_ASSIGN(c.head_dim, read_dim(f, arch + ".attention.key_length", 1, 1024));
   }
   if (c.head_dim > 1024 || c.head_dim % 2 != 0) {
-    return Status::invalid(where(f, "head dimension " + std::to_string(c.head_dim) +
-                                        " must be even and at most 1024"));
+    return Status::invalid(where(
+        f, "head dimension " + std::to_string(c.head_dim) + " must be even and at most 1024"));
   }
   c.n_ctx_train = 4096;
   if (f.find(arch + ".context_length") != nullptr) {
@@ -180,8 +181,8 @@ Status LlamaFamilyModel::bind(const GgufFile& f, const std::string& arch) {
       R1_ASSIGN(factor, f.get_float_or(arch + ".rope.scaling.factor", 1.0));
       if (factor > 0) c.rope_freq_scale = static_cast<float>(1.0 / factor);
     } else if (st && *st != "none") {
-      return Status::unsupported(where(f, arch + ".rope.scaling.type '" + std::string(*st) +
-                                              "' is not supported yet"));
+      return Status::unsupported(
+          where(f, arch + ".rope.scaling.type '" + std::string(*st) + "' is not supported yet"));
     }
   }
   c.rope_neox = options_.rope_neox;
@@ -317,8 +318,10 @@ Status LlamaFamilyModel::forward_impl(ThreadPool& pool, const int32_t* tokens, i
         }
         const float* cs = s.rope_cos.data() + t * half_rope;
         const float* sn = s.rope_sin.data() + t * half_rope;
-        for (int64_t h = 0; h < c.n_head; ++h) rope_apply(q + h * hd, cs, sn, c.rope_dims, c.rope_neox);
-        for (int64_t h = 0; h < c.n_head_kv; ++h) rope_apply(k + h * hd, cs, sn, c.rope_dims, c.rope_neox);
+        for (int64_t h = 0; h < c.n_head; ++h)
+          rope_apply(q + h * hd, cs, sn, c.rope_dims, c.rope_neox);
+        for (int64_t h = 0; h < c.n_head_kv; ++h)
+          rope_apply(k + h * hd, cs, sn, c.rope_dims, c.rope_neox);
         f32_to_f16_row(k, k_cache + (n_past + t) * kv_dim, kv_dim);
         f32_to_f16_row(v, v_cache + (n_past + t) * kv_dim, kv_dim);
       }

@@ -11,8 +11,8 @@
 namespace r1 {
 
 struct LlamaFamilyOptions {
-  bool rope_neox = false;        // qwen2: true
-  bool qkv_bias = false;         // qwen2: true (bias tensors required)
+  bool rope_neox = false;  // qwen2: true
+  bool qkv_bias = false;   // qwen2: true (bias tensors required)
 };
 
 // Reads hyper-parameters under `arch.` and binds tensors; see llama.cpp for the layout.

@@ -36,8 +36,8 @@ struct MatmulTarget {
   TensorType type = TensorType::kF32;
   const void* weights = nullptr;  // (rows, cols) in `type`
   int64_t rows = 0;
-  float* y = nullptr;             // (n_tokens, y_stride) f32; writes columns [0, rows)
-  int64_t y_stride = 0;           // floats between consecutive tokens' outputs
+  float* y = nullptr;    // (n_tokens, y_stride) f32; writes columns [0, rows)
+  int64_t y_stride = 0;  // floats between consecutive tokens' outputs
 };
 
 // Computes every target against the same activations (all targets must share the activations'

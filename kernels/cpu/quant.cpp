@@ -111,7 +111,9 @@ inline int nearest_int(float x) {
   return (i & 0x007FFFFF) - 0x00400000;
 }
 
-inline float h2f(f16_t h) { return f16_to_f32(h); }
+inline float h2f(f16_t h) {
+  return f16_to_f32(h);
+}
 
 // ---- dequantizers ------------------------------------------------------------------------------
 
@@ -215,14 +217,29 @@ bool dequantize_row_ref(TensorType type, const void* src, float* dst, int64_t n)
       for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(h[i]);
       return true;
     }
-    case TensorType::kQ4_0: dequant_q4_0(static_cast<const BlockQ4_0*>(src), dst, nb); return true;
-    case TensorType::kQ4_1: dequant_q4_1(static_cast<const BlockQ4_1*>(src), dst, nb); return true;
-    case TensorType::kQ8_0: dequant_q8_0(static_cast<const BlockQ8_0*>(src), dst, nb); return true;
-    case TensorType::kQ8_1: dequant_q8_1(static_cast<const BlockQ8_1*>(src), dst, nb); return true;
-    case TensorType::kQ4_K: dequant_q4_k(static_cast<const BlockQ4_K*>(src), dst, nb); return true;
-    case TensorType::kQ6_K: dequant_q6_k(static_cast<const BlockQ6_K*>(src), dst, nb); return true;
-    case TensorType::kQ8_K: dequant_q8_k(static_cast<const BlockQ8_K*>(src), dst, nb); return true;
-    default: return false;
+    case TensorType::kQ4_0:
+      dequant_q4_0(static_cast<const BlockQ4_0*>(src), dst, nb);
+      return true;
+    case TensorType::kQ4_1:
+      dequant_q4_1(static_cast<const BlockQ4_1*>(src), dst, nb);
+      return true;
+    case TensorType::kQ8_0:
+      dequant_q8_0(static_cast<const BlockQ8_0*>(src), dst, nb);
+      return true;
+    case TensorType::kQ8_1:
+      dequant_q8_1(static_cast<const BlockQ8_1*>(src), dst, nb);
+      return true;
+    case TensorType::kQ4_K:
+      dequant_q4_k(static_cast<const BlockQ4_K*>(src), dst, nb);
+      return true;
+    case TensorType::kQ6_K:
+      dequant_q6_k(static_cast<const BlockQ6_K*>(src), dst, nb);
+      return true;
+    case TensorType::kQ8_K:
+      dequant_q8_k(static_cast<const BlockQ8_K*>(src), dst, nb);
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -660,7 +677,8 @@ CpuTypeKernels scalar_kernels(TensorType type) {
       k = {TensorType::kQ8_K, quantize_act_q8_k, dot_q6_k_ref, dot_q6_k_ref};
       k.vec_dot4 = k.vec_dot4_ref = quant_internal::vec_dot4_by_rows<dot_q6_k_ref>;
       break;
-    default: break;
+    default:
+      break;
   }
   k.vec_dot_tile = k.vec_dot_tile_ref = tile_ref(type, 4, 4);
   k.tile_rows = 4;
@@ -682,8 +700,7 @@ CpuIsa detect_isa() {
                     __builtin_cpu_supports("avx2");
   if (!avx2) return CpuIsa::kScalar;
   const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                      __builtin_cpu_supports("avx512vl") &&
-                      __builtin_cpu_supports("avx512vnni") &&
+                      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") &&
                       __builtin_cpu_supports("avx512vbmi");
   return avx512 ? CpuIsa::kAvx512 : CpuIsa::kAvx2;
 }
@@ -720,7 +737,9 @@ const KernelTables& tables() {
 
 }  // namespace
 
-bool cpu_type_supported(TensorType type) { return supported_index(type) >= 0; }
+bool cpu_type_supported(TensorType type) {
+  return supported_index(type) >= 0;
+}
 
 const CpuTypeKernels* cpu_type_kernels(TensorType type) {
   const int i = supported_index(type);
@@ -731,13 +750,18 @@ const CpuTypeKernels* cpu_type_kernels(TensorType type) {
 
 const char* cpu_isa_name() {
   switch (tables().chosen) {
-    case CpuIsa::kAvx512: return "avx512";
-    case CpuIsa::kAvx2: return "avx2";
-    default: return "scalar";
+    case CpuIsa::kAvx512:
+      return "avx512";
+    case CpuIsa::kAvx2:
+      return "avx2";
+    default:
+      return "scalar";
   }
 }
 
-CpuIsa cpu_isa_detected() { return tables().detected; }
+CpuIsa cpu_isa_detected() {
+  return tables().detected;
+}
 
 const CpuTypeKernels* cpu_type_kernels_for_isa(TensorType type, CpuIsa isa) {
   const int i = supported_index(type);

@@ -4,8 +4,8 @@
 // activation format it is multiplied with (its "dot type"), and dot products of one weight row
 // with one activation row: a scalar reference and the fastest variant the CPU supports (AVX2+FMA
 // baseline, AVX-512/VNNI when present), chosen once at run time. For prefill, a tile kernel
-// computes the dots of a few weight rows with a few activation rows at once. The fast kernels are checked
-// against the references in tests/kernels/quant_test.cpp. All functions are pure and
+// computes the dots of a few weight rows with a few activation rows at once. The fast kernels are
+// checked against the references in tests/kernels/quant_test.cpp. All functions are pure and
 // thread-safe. Rows hold n elements; n must be a multiple of the type's block size.
 //
 // Activation (dot) types follow the scheme llama.cpp uses, so results track it closely:
@@ -33,7 +33,7 @@ bf16_t f32_to_bf16(float f);  // round to nearest even, NaN kept quiet
 
 constexpr int kQK4_0 = 32;
 struct BlockQ4_0 {
-  f16_t d;               // scale
+  f16_t d;                 // scale
   uint8_t qs[kQK4_0 / 2];  // nibbles: element j in low nibble of qs[j], j+16 in the high one
 };
 static_assert(sizeof(BlockQ4_0) == 18);
@@ -80,9 +80,9 @@ struct BlockQ6_K {
 static_assert(sizeof(BlockQ6_K) == 210);
 
 struct BlockQ8_K {
-  float d;                        // scale (f32, unlike the other blocks)
+  float d;  // scale (f32, unlike the other blocks)
   int8_t qs[kQK_K];
-  int16_t bsums[kQK_K / 16];      // sum of qs in each group of 16
+  int16_t bsums[kQK_K / 16];  // sum of qs in each group of 16
 };
 static_assert(sizeof(BlockQ8_K) == 292);
 

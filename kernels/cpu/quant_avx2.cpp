@@ -28,18 +28,23 @@ inline int hsum_i32(__m256i v) {
   return _mm_cvtsi128_si32(s);
 }
 
-inline float h2f(f16_t h) { return _cvtsh_ss(h); }
+inline float h2f(f16_t h) {
+  return _cvtsh_ss(h);
+}
 
 // 16 packed nibble bytes -> 32 bytes in [0, 15]: low nibbles first, then high nibbles. The
 // 16 bytes are broadcast to both lanes and the upper lane shifted right by 4 (one variable
 // shift instead of shift + insert).
 inline __m256i unpack_nibbles(const uint8_t* qs) {
-  const __m256i both = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs)));
+  const __m256i both =
+      _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs)));
   const __m256i shifted = _mm256_srlv_epi64(both, _mm256_setr_epi64x(0, 0, 4, 4));
   return _mm256_and_si256(shifted, _mm256_set1_epi8(0x0F));
 }
 
-inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+inline __m256i load256(const void* p) {
+  return _mm256_loadu_si256(static_cast<const __m256i*>(p));
+}
 
 // u8 x s8 over 32 bytes -> 8 i32 partial sums.
 inline __m256i dot_u8_s8(__m256i u, __m256i s) {
@@ -51,14 +56,17 @@ inline __m256i dot_u8_s8(__m256i u, __m256i s) {
 float dot_f32(int64_t n, const void* w, const void* a) {
   const auto* x = static_cast<const float*>(w);
   const auto* y = static_cast<const float*>(a);
-  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
     for (int k = 0; k < 4; ++k) {
-      acc[k] = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8 * k), _mm256_loadu_ps(y + i + 8 * k), acc[k]);
+      acc[k] =
+          _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8 * k), _mm256_loadu_ps(y + i + 8 * k), acc[k]);
     }
   }
-  for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), acc[0]);
+  for (; i + 8 <= n; i += 8)
+    acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), acc[0]);
   float sum = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
   for (; i < n; ++i) sum += x[i] * y[i];
   return sum;
@@ -71,7 +79,8 @@ inline __m256 load_f16x8(const f16_t* p) {
 float dot_f16(int64_t n, const void* w, const void* a) {
   const auto* x = static_cast<const f16_t*>(w);
   const auto* y = static_cast<const f16_t*>(a);
-  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
     for (int k = 0; k < 4; ++k) {
@@ -93,14 +102,16 @@ inline __m256 load_bf16x8(const bf16_t* p) {
 float dot_bf16(int64_t n, const void* w, const void* a) {
   const auto* x = static_cast<const bf16_t*>(w);
   const auto* y = static_cast<const bf16_t*>(a);
-  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
     for (int k = 0; k < 4; ++k) {
       acc[k] = _mm256_fmadd_ps(load_bf16x8(x + i + 8 * k), load_bf16x8(y + i + 8 * k), acc[k]);
     }
   }
-  for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(load_bf16x8(x + i), load_bf16x8(y + i), acc[0]);
+  for (; i + 8 <= n; i += 8)
+    acc[0] = _mm256_fmadd_ps(load_bf16x8(x + i), load_bf16x8(y + i), acc[0]);
   float sum = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
   for (; i < n; ++i) sum += bf16_to_f32(x[i]) * bf16_to_f32(y[i]);
   return sum;
@@ -252,7 +263,8 @@ void dot_q8_0_rows(int64_t n, const uint8_t* w, size_t stride, const BlockQ8_0* 
     for (int r = 0; r < kRows; ++r) {
       const auto* x = reinterpret_cast<const BlockQ8_0*>(w + r * stride) + i;
       const __m256i q = load256(x->qs);
-      const __m256 p = _mm256_cvtepi32_ps(dot_u8_s8(_mm256_sign_epi8(q, q), _mm256_sign_epi8(a, q)));
+      const __m256 p =
+          _mm256_cvtepi32_ps(dot_u8_s8(_mm256_sign_epi8(q, q), _mm256_sign_epi8(a, q)));
       auto& c = acc[r][i % kChains<kRows>];
       c = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x->d) * da), p, c);
     }
@@ -293,8 +305,10 @@ float dot_q4_k(int64_t n, const void* w, const void* a) {
       const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
       const __m256i p_lo = _mm256_maddubs_epi16(lo, load256(y[i].qs + 64 * g));
       const __m256i p_hi = _mm256_maddubs_epi16(hi, load256(y[i].qs + 64 * g + 32));
-      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p_lo, _mm256_set1_epi16(static_cast<int16_t>(sc[2 * g]))));
-      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p_hi, _mm256_set1_epi16(static_cast<int16_t>(sc[2 * g + 1]))));
+      sumi = _mm256_add_epi32(
+          sumi, _mm256_madd_epi16(p_lo, _mm256_set1_epi16(static_cast<int16_t>(sc[2 * g]))));
+      sumi = _mm256_add_epi32(
+          sumi, _mm256_madd_epi16(p_hi, _mm256_set1_epi16(static_cast<int16_t>(sc[2 * g + 1]))));
     }
     const float d = h2f(x[i].d) * y[i].d;
     acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
@@ -315,7 +329,8 @@ float dot_q6_k(int64_t n, const void* w, const void* a) {
   const __m256i spread = _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1,  //
                                           2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3);
   for (int64_t i = 0; i < n / kQK_K; ++i) {
-    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x[i].scales)));
+    const __m256i sc16 =
+        _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x[i].scales)));
     // sum_g sc_g * bsum_g, subtracted 32 times below
     const __m256i bias = _mm256_madd_epi16(sc16, load256(y[i].bsums));
     __m256i sumi = _mm256_setzero_si256();
@@ -325,15 +340,19 @@ float dot_q6_k(int64_t n, const void* w, const void* a) {
       const __m256i ql0 = load256(ql);
       const __m256i ql1 = load256(ql + 32);
       __m256i q[4];
-      q[0] = _mm256_or_si256(_mm256_and_si256(ql0, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m2));
-      q[1] = _mm256_or_si256(_mm256_and_si256(ql1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m2));
-      q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4), _mm256_and_si256(qh, m2));
+      q[0] = _mm256_or_si256(_mm256_and_si256(ql0, m4),
+                             _mm256_and_si256(_mm256_slli_epi16(qh, 4), m2));
+      q[1] = _mm256_or_si256(_mm256_and_si256(ql1, m4),
+                             _mm256_and_si256(_mm256_slli_epi16(qh, 2), m2));
+      q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
+                             _mm256_and_si256(qh, m2));
       q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
                              _mm256_and_si256(_mm256_srli_epi16(qh, 2), m2));
       for (int k = 0; k < 4; ++k) {
         const __m256i p16 = _mm256_maddubs_epi16(q[k], load256(y[i].qs + 128 * h + 32 * k));
         const int pair = 4 * h + k;  // scales 2*pair (first 16 elements) and 2*pair+1
-        const __m256i s = _mm256_shuffle_epi8(_mm256_permutevar8x32_epi32(sc16, _mm256_set1_epi32(pair)), spread);
+        const __m256i s =
+            _mm256_shuffle_epi8(_mm256_permutevar8x32_epi32(sc16, _mm256_set1_epi32(pair)), spread);
         sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p16, s));
       }
     }
@@ -385,7 +404,8 @@ IsaKernels avx2_kernels(TensorType type) {
       return with_tile<dot_q4_k, vec_dot4_by_rows<dot_q4_k>>();
     case TensorType::kQ6_K:
       return with_tile<dot_q6_k, vec_dot4_by_rows<dot_q6_k>>();
-    default: return {};
+    default:
+      return {};
   }
 }
 

@@ -1,9 +1,9 @@
+#include "core/thread_pool.h"
+
 #include <doctest/doctest.h>
 
 #include <atomic>
 #include <vector>
-
-#include "core/thread_pool.h"
 
 namespace r1 {
 

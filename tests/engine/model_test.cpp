@@ -2,6 +2,8 @@
 // (llama-cpp-python) hold, per prompt, llama.cpp's prompt token ids, the 1024 largest
 // first-step logits and a greedy continuation. The engine must tokenize identically, agree on
 // those logits within a stated tolerance with the same top-1, and decode the same greedy tokens.
+#include "engine/model.h"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -10,7 +12,6 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/generator.h"
-#include "engine/model.h"
 #include "engine/model_store.h"
 #include "tests/test_paths.h"
 
@@ -67,24 +68,29 @@ ParityReport check_parity(const std::string& model_path, const std::string& gold
 
     double max_diff = 0.0;
     for (size_t i = 0; i < top_ids.size(); ++i) {
-      max_diff = std::max(max_diff, std::fabs(static_cast<double>(r->first_logits[top_ids[i]]) - top_logits[i]));
+      max_diff = std::max(
+          max_diff, std::fabs(static_cast<double>(r->first_logits[top_ids[i]]) - top_logits[i]));
     }
     const int32_t our_top1 = argmax(r->first_logits.data(), m.config().n_vocab);
     size_t same = 0;
-    while (same < r->ids.size() && same < golden_greedy.size() && r->ids[same] == golden_greedy[same]) ++same;
+    while (same < r->ids.size() && same < golden_greedy.size() &&
+           r->ids[same] == golden_greedy[same])
+      ++same;
     const bool identical = r->ids == golden_greedy;
     MESSAGE(golden_name << ": max |logit diff| over llama.cpp's top-1024 = " << max_diff
-                        << ", greedy " << (identical ? std::string("identical")
-                                                     : "parts at step " + std::to_string(same) +
-                                                           " where llama.cpp's top-2 gap is " +
-                                                           std::to_string(margins[same])));
+                        << ", greedy "
+                        << (identical ? std::string("identical")
+                                      : "parts at step " + std::to_string(same) +
+                                            " where llama.cpp's top-2 gap is " +
+                                            std::to_string(margins[same])));
     CHECK(max_diff <= logit_tolerance);
     CHECK(our_top1 == top_ids[0]);
     if (require_greedy && !identical) {
       // Parting ways is only acceptable at a near-tie: where llama.cpp's own two best logits
       // are closer than the differences the two engines' arithmetic leaves.
       REQUIRE(same < margins.size());
-      CHECK_MESSAGE(margins[same] <= near_tie, "greedy parts at step " << same << " with gap " << margins[same]);
+      CHECK_MESSAGE(margins[same] <= near_tie,
+                    "greedy parts at step " << same << " with gap " << margins[same]);
     }
 
     ++rep.cases;
@@ -138,21 +144,23 @@ TEST_CASE("SmolLM2 F16 agrees with llama.cpp as closely as llama.cpp agrees with
 // 4-bit types (measured 0.020 q4_0, 0.023 q4_1, 0.030 q4_k on one or two of the four prompts
 // and below 1e-6 on the others: one flipped 8-bit activation rounding, see the SmolLM2 note).
 TEST_CASE("tiny qwen2 models match llama.cpp logits for every weight type") {
-  const std::pair<const char*, double> kTypes[] = {
-      {"f32", 1e-3}, {"f16", 1e-3}, {"bf16", 1e-2}, {"q8_0", 1e-2},
-      {"q4_0", 5e-2}, {"q4_1", 5e-2}, {"q4_k", 5e-2}, {"q6_k", 1e-2}};
+  const std::pair<const char*, double> kTypes[] = {{"f32", 1e-3},  {"f16", 1e-3},  {"bf16", 1e-2},
+                                                   {"q8_0", 1e-2}, {"q4_0", 5e-2}, {"q4_1", 5e-2},
+                                                   {"q4_k", 5e-2}, {"q6_k", 1e-2}};
   for (const auto& [type, tol] : kTypes) {
     CAPTURE(type);
-    ParityReport rep = check_parity(test::source_path(std::string("tests/data/models/tiny-qwen2.") + type + ".gguf"),
-                                    std::string("tiny-qwen2-") + type, tol, false);
-    MESSAGE("tiny-qwen2 " << std::string(type) << ": max diff " << rep.max_abs_diff << ", greedy identical "
-                          << rep.greedy_identical << "/" << rep.cases);
+    ParityReport rep = check_parity(
+        test::source_path(std::string("tests/data/models/tiny-qwen2.") + type + ".gguf"),
+        std::string("tiny-qwen2-") + type, tol, false);
+    MESSAGE("tiny-qwen2 " << std::string(type) << ": max diff " << rep.max_abs_diff
+                          << ", greedy identical " << rep.greedy_identical << "/" << rep.cases);
     CHECK(rep.top1_identical == rep.cases);
   }
 }
 
 TEST_CASE("prefix reuse: a second request with the same prefix gives the same tokens") {
-  Result<std::unique_ptr<Model>> model = load_model(test::model_path("SmolLM2-135M-Instruct.Q4_1.gguf"));
+  Result<std::unique_ptr<Model>> model =
+      load_model(test::model_path("SmolLM2-135M-Instruct.Q4_1.gguf"));
   REQUIRE_MESSAGE(model.is_ok(), model.status().message());
   ThreadPool pool(2);
   Generator warm(**model, pool, 256);

@@ -1,10 +1,10 @@
+#include "engine/sampler.h"
+
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <map>
 #include <vector>
-
-#include "engine/sampler.h"
 
 namespace r1 {
 

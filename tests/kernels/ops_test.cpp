@@ -1,5 +1,7 @@
 // Transformer ops against their textbook formulas, and the fast attention and matmul paths
 // against their references.
+#include "kernels/cpu/ops.h"
+
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -10,7 +12,6 @@
 #include "core/thread_pool.h"
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/matmul.h"
-#include "kernels/cpu/ops.h"
 #include "kernels/cpu/quant.h"
 
 namespace r1 {
@@ -61,8 +62,10 @@ TEST_CASE("fast attention equals the reference") {
   for (auto& e : k) e = f32_to_f16(nd(rng));
   for (auto& e : v) e = f32_to_f16(nd(rng));
   std::vector<float> s1(n_kv), s2(n_kv), o1(hd), o2(hd);
-  attention_head(q.data(), k.data(), v.data(), n_kv, kv_stride, 64, hd, 0.125f, s1.data(), o1.data());
-  attention_head_ref(q.data(), k.data(), v.data(), n_kv, kv_stride, 64, hd, 0.125f, s2.data(), o2.data());
+  attention_head(q.data(), k.data(), v.data(), n_kv, kv_stride, 64, hd, 0.125f, s1.data(),
+                 o1.data());
+  attention_head_ref(q.data(), k.data(), v.data(), n_kv, kv_stride, 64, hd, 0.125f, s2.data(),
+                     o2.data());
   double max_diff = 0;
   for (int64_t d = 0; d < hd; ++d) max_diff = std::max(max_diff, std::fabs(double(o1[d]) - o2[d]));
   CAPTURE(max_diff);
@@ -163,19 +166,34 @@ TEST_CASE("threaded matmul equals the double-precision reference for each weight
       uint8_t* dst = wq.data() + r * row_bytes;
       const float* src = w.data() + r * cols;
       switch (t) {
-        case TensorType::kF32: std::memcpy(dst, src, cols * 4); break;
+        case TensorType::kF32:
+          std::memcpy(dst, src, cols * 4);
+          break;
         case TensorType::kF16:
-          for (int64_t c = 0; c < cols; ++c) reinterpret_cast<uint16_t*>(dst)[c] = f32_to_f16(src[c]);
+          for (int64_t c = 0; c < cols; ++c)
+            reinterpret_cast<uint16_t*>(dst)[c] = f32_to_f16(src[c]);
           break;
         case TensorType::kBF16:
-          for (int64_t c = 0; c < cols; ++c) reinterpret_cast<uint16_t*>(dst)[c] = f32_to_bf16(src[c]);
+          for (int64_t c = 0; c < cols; ++c)
+            reinterpret_cast<uint16_t*>(dst)[c] = f32_to_bf16(src[c]);
           break;
-        case TensorType::kQ8_0: quantize_row_q8_0_ref(src, reinterpret_cast<BlockQ8_0*>(dst), cols); break;
-        case TensorType::kQ4_0: quantize_row_q4_0_ref(src, reinterpret_cast<BlockQ4_0*>(dst), cols); break;
-        case TensorType::kQ4_1: quantize_row_q4_1_ref(src, reinterpret_cast<BlockQ4_1*>(dst), cols); break;
-        case TensorType::kQ4_K: quantize_row_q4_k_ref(src, reinterpret_cast<BlockQ4_K*>(dst), cols); break;
-        case TensorType::kQ6_K: quantize_row_q6_k_ref(src, reinterpret_cast<BlockQ6_K*>(dst), cols); break;
-        default: FAIL("type not covered");
+        case TensorType::kQ8_0:
+          quantize_row_q8_0_ref(src, reinterpret_cast<BlockQ8_0*>(dst), cols);
+          break;
+        case TensorType::kQ4_0:
+          quantize_row_q4_0_ref(src, reinterpret_cast<BlockQ4_0*>(dst), cols);
+          break;
+        case TensorType::kQ4_1:
+          quantize_row_q4_1_ref(src, reinterpret_cast<BlockQ4_1*>(dst), cols);
+          break;
+        case TensorType::kQ4_K:
+          quantize_row_q4_k_ref(src, reinterpret_cast<BlockQ4_K*>(dst), cols);
+          break;
+        case TensorType::kQ6_K:
+          quantize_row_q6_k_ref(src, reinterpret_cast<BlockQ6_K*>(dst), cols);
+          break;
+        default:
+          FAIL("type not covered");
       }
     }
     std::vector<float> y(n_tokens * rows);
@@ -189,7 +207,8 @@ TEST_CASE("threaded matmul equals the double-precision reference for each weight
     std::vector<float> wd(cols), xd(cols);
     double max_rel = 0;
     for (int64_t tok = 0; tok < n_tokens; ++tok) {
-      REQUIRE(dequantize_row_ref(act.dot_type, act.data.data() + tok * act.row_bytes, xd.data(), cols));
+      REQUIRE(
+          dequantize_row_ref(act.dot_type, act.data.data() + tok * act.row_bytes, xd.data(), cols));
       for (int64_t r = 0; r < rows; ++r) {
         REQUIRE(dequantize_row_ref(t, wq.data() + r * row_bytes, wd.data(), cols));
         double ref = 0, scale = 0;
