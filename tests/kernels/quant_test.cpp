@@ -4,7 +4,6 @@
 #include "kernels/cpu/quant.h"
 
 #include <doctest/doctest.h>
-
 #include <immintrin.h>
 
 #include <algorithm>
@@ -44,11 +43,21 @@ std::vector<uint8_t> quantize_weights(TensorType type, const std::vector<float>&
   const int64_t n = static_cast<int64_t>(x.size());
   std::vector<uint8_t> out(static_cast<size_t>(tensor_row_bytes(type, n)));
   switch (type) {
-    case TensorType::kQ4_0: quantize_row_q4_0_ref(x.data(), reinterpret_cast<BlockQ4_0*>(out.data()), n); break;
-    case TensorType::kQ4_1: quantize_row_q4_1_ref(x.data(), reinterpret_cast<BlockQ4_1*>(out.data()), n); break;
-    case TensorType::kQ8_0: quantize_row_q8_0_ref(x.data(), reinterpret_cast<BlockQ8_0*>(out.data()), n); break;
-    case TensorType::kQ4_K: quantize_row_q4_k_ref(x.data(), reinterpret_cast<BlockQ4_K*>(out.data()), n); break;
-    case TensorType::kQ6_K: quantize_row_q6_k_ref(x.data(), reinterpret_cast<BlockQ6_K*>(out.data()), n); break;
+    case TensorType::kQ4_0:
+      quantize_row_q4_0_ref(x.data(), reinterpret_cast<BlockQ4_0*>(out.data()), n);
+      break;
+    case TensorType::kQ4_1:
+      quantize_row_q4_1_ref(x.data(), reinterpret_cast<BlockQ4_1*>(out.data()), n);
+      break;
+    case TensorType::kQ8_0:
+      quantize_row_q8_0_ref(x.data(), reinterpret_cast<BlockQ8_0*>(out.data()), n);
+      break;
+    case TensorType::kQ4_K:
+      quantize_row_q4_k_ref(x.data(), reinterpret_cast<BlockQ4_K*>(out.data()), n);
+      break;
+    case TensorType::kQ6_K:
+      quantize_row_q6_k_ref(x.data(), reinterpret_cast<BlockQ6_K*>(out.data()), n);
+      break;
     default: {
       // float types: the activation converter is the weight converter too
       cpu_type_kernels(type)->quantize_act(x.data(), out.data(), n);
@@ -80,20 +89,20 @@ TEST_CASE("f32_to_f16 rounds to nearest even and handles the edges of the half r
   CHECK(f32_to_f16(-0.f) == 0x8000);
   CHECK(f32_to_f16(1.f) == 0x3C00);
   CHECK(f32_to_f16(-2.f) == 0xC000);
-  CHECK(f32_to_f16(65504.f) == 0x7BFF);             // largest finite half
-  CHECK(f32_to_f16(65519.f) == 0x7BFF);             // below the midpoint to 65536
-  CHECK(f32_to_f16(65520.f) == 0x7C00);             // midpoint ties to even: inf
+  CHECK(f32_to_f16(65504.f) == 0x7BFF);  // largest finite half
+  CHECK(f32_to_f16(65519.f) == 0x7BFF);  // below the midpoint to 65536
+  CHECK(f32_to_f16(65520.f) == 0x7C00);  // midpoint ties to even: inf
   CHECK(f32_to_f16(1e10f) == 0x7C00);
   CHECK(f32_to_f16(std::ldexp(1.f, -14)) == 0x0400);  // smallest normal
   CHECK(f32_to_f16(std::ldexp(1.f, -24)) == 0x0001);  // smallest subnormal
   CHECK(f32_to_f16(std::ldexp(1.f, -25)) == 0x0000);  // half of it ties to even: zero
   CHECK(f32_to_f16(std::ldexp(1.5f, -25)) == 0x0001);
-  CHECK(f32_to_f16(std::ldexp(1.5f, -24)) == 0x0002);  // 1.5 ulp ties to even: 2
-  CHECK(f32_to_f16(std::ldexp(2.5f, -24)) == 0x0002);  // 2.5 ulp ties to even: 2
-  CHECK(f32_to_f16(std::ldexp(1023.f, -24)) == 0x03FF);  // largest subnormal
-  CHECK(f32_to_f16(std::ldexp(1023.5f, -24)) == 0x0400);  // rounds up into the normals
-  CHECK(f32_to_f16(1.f + std::ldexp(1.f, -11)) == 0x3C00);      // tie, even stays
-  CHECK(f32_to_f16(1.f + std::ldexp(3.f, -11)) == 0x3C02);      // tie, odd rounds up
+  CHECK(f32_to_f16(std::ldexp(1.5f, -24)) == 0x0002);       // 1.5 ulp ties to even: 2
+  CHECK(f32_to_f16(std::ldexp(2.5f, -24)) == 0x0002);       // 2.5 ulp ties to even: 2
+  CHECK(f32_to_f16(std::ldexp(1023.f, -24)) == 0x03FF);     // largest subnormal
+  CHECK(f32_to_f16(std::ldexp(1023.5f, -24)) == 0x0400);    // rounds up into the normals
+  CHECK(f32_to_f16(1.f + std::ldexp(1.f, -11)) == 0x3C00);  // tie, even stays
+  CHECK(f32_to_f16(1.f + std::ldexp(3.f, -11)) == 0x3C02);  // tie, odd rounds up
   CHECK(f32_to_f16(1.f + std::ldexp(1.f, -11) + std::ldexp(1.f, -20)) == 0x3C01);  // above tie
   CHECK(f32_to_f16(std::numeric_limits<float>::infinity()) == 0x7C00);
   CHECK(f32_to_f16(-std::numeric_limits<float>::infinity()) == 0xFC00);
@@ -131,7 +140,9 @@ TEST_CASE("every f16 value survives f16 -> f32 -> f16") {
 __attribute__((target("f16c"))) static f16_t f16c_from_f32(float f) {
   return static_cast<f16_t>(_cvtss_sh(f, 0));
 }
-__attribute__((target("f16c"))) static float f16c_to_f32(f16_t h) { return _cvtsh_ss(h); }
+__attribute__((target("f16c"))) static float f16c_to_f32(f16_t h) {
+  return _cvtsh_ss(h);
+}
 
 TEST_CASE("scalar f16 conversion agrees bit for bit with the F16C instructions") {
   if (!__builtin_cpu_supports("f16c")) return;
@@ -158,9 +169,9 @@ TEST_CASE("bf16 conversion rounds to nearest even, keeps subnormals and quiets N
   CHECK(f32_to_bf16(1.f + std::ldexp(3.f, -8)) == 0x3F82);  // tie, odd rounds up
   CHECK(f32_to_bf16(std::ldexp(1.f, -130)) == 0x0008);      // subnormal kept
   CHECK(f32_to_bf16(std::numeric_limits<float>::infinity()) == 0x7F80);
-  CHECK(f32_to_bf16(bits_to_f32(0x7FFFFFFF)) == 0x7FFF);    // NaN does not round into inf
-  CHECK(f32_to_bf16(bits_to_f32(0x7F800001)) == 0x7FC0);    // signaling NaN made quiet
-  CHECK(f32_to_bf16(3.4e38f) == 0x7F80);                    // rounds past the largest: inf
+  CHECK(f32_to_bf16(bits_to_f32(0x7FFFFFFF)) == 0x7FFF);  // NaN does not round into inf
+  CHECK(f32_to_bf16(bits_to_f32(0x7F800001)) == 0x7FC0);  // signaling NaN made quiet
+  CHECK(f32_to_bf16(3.4e38f) == 0x7F80);                  // rounds past the largest: inf
   CHECK(bf16_to_f32(0xC040) == -3.f);
   int mismatches = 0;
   for (uint32_t h = 0; h < 0x10000; ++h) {
@@ -170,18 +181,19 @@ TEST_CASE("bf16 conversion rounds to nearest even, keeps subnormals and quiets N
   CHECK(mismatches == 0);
 }
 
-// ---- block layouts, pinned by hand-built blocks --------------------------------------------------
+// ---- block layouts, pinned by hand-built blocks
+// --------------------------------------------------
 
 TEST_CASE("Q4_0 block: element j is the low nibble of qs[j], j + 16 the high one, x = d(q - 8)") {
   BlockQ4_0 b;
   b.d = f32_to_f16(0.5f);
   for (int j = 0; j < 16; ++j) b.qs[j] = static_cast<uint8_t>(j | ((15 - j) << 4));
   const auto y = dequantize(TensorType::kQ4_0, &b, 32);
-  CHECK(y[0] == -4.f);    // 0.5 * (0 - 8)
-  CHECK(y[3] == -2.5f);   // 0.5 * (3 - 8)
-  CHECK(y[15] == 3.5f);   // 0.5 * (15 - 8)
-  CHECK(y[16] == 3.5f);   // high nibble of qs[0] = 15
-  CHECK(y[31] == -4.f);   // high nibble of qs[15] = 0
+  CHECK(y[0] == -4.f);   // 0.5 * (0 - 8)
+  CHECK(y[3] == -2.5f);  // 0.5 * (3 - 8)
+  CHECK(y[15] == 3.5f);  // 0.5 * (15 - 8)
+  CHECK(y[16] == 3.5f);  // high nibble of qs[0] = 15
+  CHECK(y[31] == -4.f);  // high nibble of qs[15] = 0
 }
 
 TEST_CASE("Q4_1 block: x = d q + m with the Q4_0 nibble order") {
@@ -204,12 +216,14 @@ TEST_CASE("Q8_0 block: x = d q") {
   CHECK(y[31] == 30.f);
 }
 
-TEST_CASE("Q4_K block: 6-bit scales and mins unpack as ggml packs them with nibbles per 64 elements") {
+TEST_CASE(
+    "Q4_K block: 6-bit scales and mins unpack as ggml packs them with nibbles per 64 elements") {
   // sc = {1, 17, 33, 63, 5, 20, 40, 62}, m = {0, 3, 16, 63, 7, 31, 48, 2}, packed by hand:
   // bytes 0-3: sc[j] | (sc[j+4] >> 4) << 6; 4-7: m[j] | (m[j+4] >> 4) << 6;
   // 8-11: (sc[j+4] & 15) | (m[j+4] & 15) << 4.
   BlockQ4_K b;
-  const uint8_t scales[12] = {0x01, 0x51, 0xA1, 0xFF, 0x00, 0x43, 0xD0, 0x3F, 0x75, 0xF4, 0x08, 0x2E};
+  const uint8_t scales[12] = {0x01, 0x51, 0xA1, 0xFF, 0x00, 0x43,
+                              0xD0, 0x3F, 0x75, 0xF4, 0x08, 0x2E};
   std::memcpy(b.scales, scales, 12);
   b.d = f32_to_f16(1.f);
   b.dmin = f32_to_f16(0.5f);
@@ -218,18 +232,18 @@ TEST_CASE("Q4_K block: 6-bit scales and mins unpack as ggml packs them with nibb
   b.qs[33] = 0x71;  // element 65 (sub-block 2) = 1, element 97 (sub-block 3) = 7
   const auto y = dequantize(TensorType::kQ4_K, &b, 256);
   // x = d * sc * q - dmin * m
-  CHECK(y[0] == 12.f);       // 1 * 12 - 0
-  CHECK(y[1] == 3.f);        // 1 * 3 - 0
-  CHECK(y[32] == 83.5f);     // 17 * 5 - 1.5
-  CHECK(y[33] == 168.5f);    // 17 * 10 - 1.5
-  CHECK(y[64] == 91.f);      // 33 * 3 - 8
-  CHECK(y[65] == 25.f);      // 33 * 1 - 8
-  CHECK(y[97] == 409.5f);    // 63 * 7 - 31.5
-  CHECK(y[100] == 598.5f);   // 63 * 10 - 31.5
-  CHECK(y[128] == 11.5f);    // 5 * 3 - 3.5
-  CHECK(y[191] == 184.5f);   // 20 * 10 - 15.5
-  CHECK(y[192] == 96.f);     // 40 * 3 - 24
-  CHECK(y[255] == 619.f);    // 62 * 10 - 1
+  CHECK(y[0] == 12.f);      // 1 * 12 - 0
+  CHECK(y[1] == 3.f);       // 1 * 3 - 0
+  CHECK(y[32] == 83.5f);    // 17 * 5 - 1.5
+  CHECK(y[33] == 168.5f);   // 17 * 10 - 1.5
+  CHECK(y[64] == 91.f);     // 33 * 3 - 8
+  CHECK(y[65] == 25.f);     // 33 * 1 - 8
+  CHECK(y[97] == 409.5f);   // 63 * 7 - 31.5
+  CHECK(y[100] == 598.5f);  // 63 * 10 - 31.5
+  CHECK(y[128] == 11.5f);   // 5 * 3 - 3.5
+  CHECK(y[191] == 184.5f);  // 20 * 10 - 15.5
+  CHECK(y[192] == 96.f);    // 40 * 3 - 24
+  CHECK(y[255] == 619.f);   // 62 * 10 - 1
 }
 
 TEST_CASE("Q6_K block: ql/qh layout per 128 elements, int8 scale per 16, q - 32") {
@@ -243,16 +257,17 @@ TEST_CASE("Q6_K block: ql/qh layout per 128 elements, int8 scale per 16, q - 32"
   b.ql[64 + 5] = 0x0F;  // second half: element 128 + 5
   b.qh[32 + 5] = 0x03;
   const auto y = dequantize(TensorType::kQ6_K, &b, 256);
-  CHECK(y[0] == -15.5f);   // q = 1 | 0 << 4 = 1 -> -31; 0.5 * 1 * -31
-  CHECK(y[1] == -16.f);    // q = 0 -> -32; scale 1
-  CHECK(y[32] == -24.f);   // q = 0 | 1 << 4 = 16 -> -16; scale index 2 (= 3)
-  CHECK(y[64] == 5.f);     // q = 2 | 2 << 4 = 34 -> 2; scale index 4 (= 5)
-  CHECK(y[96] == 56.f);    // q = 0 | 3 << 4 = 48 -> 16; scale index 6 (= 7)
-  CHECK(y[133] == -15.5f); // q = 15 | 3 << 4 = 63 -> 31; scale index 8 (= -1)
-  CHECK(y[197] == 80.f);   // q = 0 -> -32; scale index 12 (= -5)
+  CHECK(y[0] == -15.5f);    // q = 1 | 0 << 4 = 1 -> -31; 0.5 * 1 * -31
+  CHECK(y[1] == -16.f);     // q = 0 -> -32; scale 1
+  CHECK(y[32] == -24.f);    // q = 0 | 1 << 4 = 16 -> -16; scale index 2 (= 3)
+  CHECK(y[64] == 5.f);      // q = 2 | 2 << 4 = 34 -> 2; scale index 4 (= 5)
+  CHECK(y[96] == 56.f);     // q = 0 | 3 << 4 = 48 -> 16; scale index 6 (= 7)
+  CHECK(y[133] == -15.5f);  // q = 15 | 3 << 4 = 63 -> 31; scale index 8 (= -1)
+  CHECK(y[197] == 80.f);    // q = 0 -> -32; scale index 12 (= -5)
 }
 
-// ---- activation quantizers ------------------------------------------------------------------------
+// ---- activation quantizers
+// ------------------------------------------------------------------------
 
 TEST_CASE("Q8_0 activations: scale 127/amax, ties round to even as llama.cpp's x86 build") {
   std::vector<float> x(32, 0.f);
@@ -329,9 +344,12 @@ TEST_CASE("quantize then dequantize stays within each format's error bound") {
     float bound;  // x amax
   };
   const Case cases[] = {
-      {TensorType::kQ8_0, 32, 1.f / 254 + 1e-3f}, {TensorType::kQ4_0, 32, 1.f / 8 + 1e-3f},
-      {TensorType::kQ4_1, 32, 2.f / 30 + 2e-3f},  {TensorType::kQ4_K, 256, 0.1f},
-      {TensorType::kQ6_K, 256, 0.03f},           {TensorType::kF16, 1, 1e-3f},
+      {TensorType::kQ8_0, 32, 1.f / 254 + 1e-3f},
+      {TensorType::kQ4_0, 32, 1.f / 8 + 1e-3f},
+      {TensorType::kQ4_1, 32, 2.f / 30 + 2e-3f},
+      {TensorType::kQ4_K, 256, 0.1f},
+      {TensorType::kQ6_K, 256, 0.03f},
+      {TensorType::kF16, 1, 1e-3f},
       {TensorType::kBF16, 1, 8e-3f},
   };
   for (const Case& c : cases) {
@@ -351,7 +369,8 @@ TEST_CASE("quantize then dequantize stays within each format's error bound") {
   }
 }
 
-// ---- dot products -----------------------------------------------------------------------------------
+// ---- dot products
+// -----------------------------------------------------------------------------------
 
 namespace {
 
@@ -359,9 +378,9 @@ struct DotCase {
   std::vector<uint8_t> w;    // weight rows, row_bytes apart
   std::vector<uint8_t> act;  // one activation row in the dot type
   int64_t row_bytes = 0;
-  double exact[4] = {};      // double dot of dequantized weights and dequantized activations
-  double scale[4] = {};      // sum |w_i a_i|: the error budget scales with it
-  double min_term[4] = {};   // Q4_1: sum |m_w s_a|, whose f16 rounding the dot inherits
+  double exact[4] = {};     // double dot of dequantized weights and dequantized activations
+  double scale[4] = {};     // sum |w_i a_i|: the error budget scales with it
+  double min_term[4] = {};  // Q4_1: sum |m_w s_a|, whose f16 rounding the dot inherits
 };
 
 DotCase make_dot_case(TensorType type, int64_t n, uint32_t seed) {
@@ -397,7 +416,8 @@ DotCase make_dot_case(TensorType type, int64_t n, uint32_t seed) {
 std::vector<int64_t> sizes_for(TensorType type) {
   const int64_t bs = tensor_type_traits(type).block_size;
   std::vector<int64_t> out;
-  for (int64_t n : {256, 576, 1536, 4096 + 256}) {
+  // 96 and 416 (3 and 13 blocks of 32): a row shorter than a group of 8 blocks, and an odd tail
+  for (int64_t n : {96, 256, 416, 576, 1536, 4096 + 256}) {
     if (n % bs == 0) out.push_back(n);
   }
   return out;
@@ -416,9 +436,9 @@ TEST_CASE("vec_dot_ref equals the double dot of the dequantized rows") {
       for (int r = 0; r < 4; ++r) {
         const float got = k->vec_dot_ref(n, c.w.data() + r * c.row_bytes, c.act.data());
         const double tol = 1e-5 * c.scale[r] + std::ldexp(1.0, -10) * c.min_term[r] + 1e-6;
-        INFO(tensor_type_name(type) << " n=" << n << " row " << r << ": ref " << got << " exact "
-                                    << c.exact[r] << " diff " << std::fabs(got - c.exact[r])
-                                    << " tol " << tol);
+        INFO(tensor_type_name(type)
+             << " n=" << n << " row " << r << ": ref " << got << " exact " << c.exact[r] << " diff "
+             << std::fabs(got - c.exact[r]) << " tol " << tol);
         CHECK(std::fabs(got - c.exact[r]) <= tol);
       }
     }
@@ -446,8 +466,8 @@ TEST_CASE("every fast vec_dot and vec_dot4 equals the reference") {
             const double tol = 2e-6 * c.scale[r] + 1e-6;
             max_diff = std::max(max_diff, std::fabs(double(fast) - ref));
             max_diff4 = std::max(max_diff4, std::fabs(double(out4[r]) - ref));
-            ok = ok && std::fabs(double(fast) - ref) <= tol && std::fabs(double(out4[r]) - ref) <= tol &&
-                 ref4[r] == ref;
+            ok = ok && std::fabs(double(fast) - ref) <= tol &&
+                 std::fabs(double(out4[r]) - ref) <= tol && ref4[r] == ref;
           }
           INFO(isa_name(isa) << " (" << k->isa << ") " << tensor_type_name(type) << " n=" << n
                              << " seed " << seed << ": max |vec_dot - ref| " << max_diff
@@ -466,7 +486,8 @@ TEST_CASE("vec_dot4 honours a row stride larger than the row") {
     const DotCase c = make_dot_case(type, n, 9);
     const size_t stride = static_cast<size_t>(c.row_bytes) + 64;  // padded rows
     std::vector<uint8_t> padded(4 * stride, 0xEE);
-    for (int r = 0; r < 4; ++r) std::memcpy(padded.data() + r * stride, c.w.data() + r * c.row_bytes, c.row_bytes);
+    for (int r = 0; r < 4; ++r)
+      std::memcpy(padded.data() + r * stride, c.w.data() + r * c.row_bytes, c.row_bytes);
     float out4[4];
     k->vec_dot4(n, padded.data(), stride, c.act.data(), out4);
     for (int r = 0; r < 4; ++r) {
@@ -603,7 +624,8 @@ TEST_CASE("dispatcher: supported types, dot types and the chosen instruction set
   const std::string isa = cpu_isa_name();
   CHECK((isa == "scalar" || isa == "avx2" || isa == "avx512"));
   CHECK(cpu_type_kernels_for_isa(TensorType::kQ4_1, CpuIsa::kScalar) != nullptr);
-  MESSAGE("CPU kernels: " << isa << " (detected " << std::string(isa_name(cpu_isa_detected())) << ")");
+  MESSAGE("CPU kernels: " << isa << " (detected " << std::string(isa_name(cpu_isa_detected()))
+                          << ")");
 }
 
 TEST_CASE("Q4_K and Q6_K tiles equal their vec_dot bit for bit") {
@@ -649,11 +671,13 @@ TEST_CASE("Q4_K and Q6_K tiles equal their vec_dot bit for bit") {
 TEST_SUITE("bench") {
   TEST_CASE("vec_dot throughput per type and instruction set" * doctest::skip()) {
     // One (rows, cols) weight matrix times one activation row, as in decode. GB/s counts weight
-    // bytes only. 576x1536 fits in L2/L3; the large one streams from DRAM.
+    // bytes only. 64x576 stays in L2 (the compute ceiling), 576x1536 fits in L2/L3; the large
+    // ones stream from DRAM.
     struct Shape {
       int64_t rows, cols;
     };
-    for (Shape s : {Shape{576, 1536}, Shape{1536, 576}, Shape{16384, 4096}, Shape{131072, 576}}) {
+    for (Shape s : {Shape{64, 576}, Shape{576, 1536}, Shape{1536, 576}, Shape{16384, 4096},
+                    Shape{131072, 576}}) {
       for (TensorType type : kWeightTypes) {
         if (s.cols % tensor_type_traits(type).block_size != 0) continue;
         const int64_t row_bytes = tensor_row_bytes(type, s.cols);
@@ -661,7 +685,8 @@ TEST_SUITE("bench") {
         {
           const auto x = random_row(s.cols, 5);
           const auto q = quantize_weights(type, x);
-          for (int64_t r = 0; r < s.rows; ++r) std::memcpy(w.data() + r * row_bytes, q.data(), q.size());
+          for (int64_t r = 0; r < s.rows; ++r)
+            std::memcpy(w.data() + r * row_bytes, q.data(), q.size());
         }
         const CpuTypeKernels* base = cpu_type_kernels(type);
         std::vector<uint8_t> act(static_cast<size_t>(tensor_row_bytes(base->dot_type, s.cols)));
@@ -675,10 +700,12 @@ TEST_SUITE("bench") {
             auto run = [&] {
               if (four) {
                 for (int64_t r = 0; r + 4 <= s.rows; r += 4) {
-                  k->vec_dot4(s.cols, w.data() + r * row_bytes, static_cast<size_t>(row_bytes), act.data(), &y[r]);
+                  k->vec_dot4(s.cols, w.data() + r * row_bytes, static_cast<size_t>(row_bytes),
+                              act.data(), &y[r]);
                 }
               } else {
-                for (int64_t r = 0; r < s.rows; ++r) y[r] = k->vec_dot(s.cols, w.data() + r * row_bytes, act.data());
+                for (int64_t r = 0; r < s.rows; ++r)
+                  y[r] = k->vec_dot(s.cols, w.data() + r * row_bytes, act.data());
               }
             };
             // best pass of ~0.3 s of passes: the machine is shared, the minimum is what the
@@ -688,15 +715,16 @@ TEST_SUITE("bench") {
             while (total < 0.3) {
               const auto t0 = std::chrono::steady_clock::now();
               run();
-              const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+              const double sec =
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
               best = std::min(best, sec);
               total += sec;
             }
             const double gbs = static_cast<double>(w.size()) / best / 1e9;
             std::printf("%6lldx%-5lld %-5s %-7s(%-6s) %-9s %8.2f GB/s %9.1f us/matrix\n",
                         static_cast<long long>(s.rows), static_cast<long long>(s.cols),
-                        tensor_type_name(type), isa_name(isa), k->isa, four ? "vec_dot4" : "vec_dot", gbs,
-                        best * 1e6);
+                        tensor_type_name(type), isa_name(isa), k->isa,
+                        four ? "vec_dot4" : "vec_dot", gbs, best * 1e6);
           }
         }
       }
