@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "kernels/cpu/attention.h"
 
@@ -150,29 +151,38 @@ void score_block(const float* qf, int64_t head_dim, const float* kt, float scale
       _mm256_storeu_ps(s + r * s_stride + 8 * c, _mm256_mul_ps(acc[r][c], vscale));
 }
 
+// Turns a run-time row count (1..6; more is treated as 6) into a compile-time one:
+// calls f(std::integral_constant<int, RB>{}).
+template <class F>
+void with_row_count(int rb, F&& f) {
+  switch (rb) {
+    case 1:
+      f(std::integral_constant<int, 1>{});
+      break;
+    case 2:
+      f(std::integral_constant<int, 2>{});
+      break;
+    case 3:
+      f(std::integral_constant<int, 3>{});
+      break;
+    case 4:
+      f(std::integral_constant<int, 4>{});
+      break;
+    case 5:
+      f(std::integral_constant<int, 5>{});
+      break;
+    default:
+      f(std::integral_constant<int, 6>{});
+      break;
+  }
+}
+
 template <int NC>
 void score_rows(int rb, const float* qf, int64_t head_dim, const float* kt, float scale, float* s,
                 int64_t s_stride) {
-  switch (rb) {
-    case 1:
-      score_block<1, NC>(qf, head_dim, kt, scale, s, s_stride);
-      break;
-    case 2:
-      score_block<2, NC>(qf, head_dim, kt, scale, s, s_stride);
-      break;
-    case 3:
-      score_block<3, NC>(qf, head_dim, kt, scale, s, s_stride);
-      break;
-    case 4:
-      score_block<4, NC>(qf, head_dim, kt, scale, s, s_stride);
-      break;
-    case 5:
-      score_block<5, NC>(qf, head_dim, kt, scale, s, s_stride);
-      break;
-    default:
-      score_block<6, NC>(qf, head_dim, kt, scale, s, s_stride);
-      break;
-  }
+  with_row_count(rb, [&](auto rows) {
+    score_block<decltype(rows)::value, NC>(qf, head_dim, kt, scale, s, s_stride);
+  });
 }
 
 // o[r][0, 8 * NV) += sum_j p[r][j] * vt[j][0, 8 * NV) over nk values (vt: (nk, head_dim)).
@@ -197,26 +207,9 @@ void value_block(const float* p, int64_t s_stride, const float* vt, int64_t head
 template <int NV>
 void value_rows(int rb, const float* p, int64_t s_stride, const float* vt, int64_t head_dim,
                 int64_t nk, float* const* o) {
-  switch (rb) {
-    case 1:
-      value_block<1, NV>(p, s_stride, vt, head_dim, nk, o);
-      break;
-    case 2:
-      value_block<2, NV>(p, s_stride, vt, head_dim, nk, o);
-      break;
-    case 3:
-      value_block<3, NV>(p, s_stride, vt, head_dim, nk, o);
-      break;
-    case 4:
-      value_block<4, NV>(p, s_stride, vt, head_dim, nk, o);
-      break;
-    case 5:
-      value_block<5, NV>(p, s_stride, vt, head_dim, nk, o);
-      break;
-    default:
-      value_block<6, NV>(p, s_stride, vt, head_dim, nk, o);
-      break;
-  }
+  with_row_count(rb, [&](auto rows) {
+    value_block<decltype(rows)::value, NV>(p, s_stride, vt, head_dim, nk, o);
+  });
 }
 
 }  // namespace
