@@ -690,34 +690,44 @@ void q4_k_tile(int64_t n, const void* w_rows, size_t w_stride, const void* act_r
 }
 
 // Q6_K: q in [0, 63] before the -32 offset is unsigned, so dot(q - 32, a) over a 16-element
-// sub-block is maddubs(q, a) - 32 * bsum; the correction sum_j sc_j * (-32 * bsum_j) starts the
-// i32 accumulator (one vpdpwssd on the 16 bsums).
+// sub-block is maddubs(q, a) - 32 * bsum; the correction sum_j sc_j * (-32 * bsum_j) is added
+// to the folded i32 sums (one vpdpwssd on the 16 bsums of two tokens).
+//
+// Tokens go in pairs: the unfolded i32 sums of tokens t and t + 1 fold into one zmm
+// ([t's 8 lanes | t + 1's 8 lanes]), converted and scaled by one FMA into a paired accumulator;
+// the lanes and the f32 order per token stay the AVX2 vec_dot's.
 template <int kTokens>
 void q6_k_tile(int64_t n, const void* w_rows, size_t w_stride, const void* act_rows,
                size_t act_stride, float* out, size_t out_stride) {
-  constexpr int R = 4, T = kTokens;
+  constexpr int R = 4, T = kTokens, P = kTokens / 2;
+  static_assert(T % 2 == 0, "tokens go in pairs");
   const auto* w = static_cast<const uint8_t*>(w_rows);
   const auto* act = static_cast<const uint8_t*>(act_rows);
-  __m256 acc[R][T];  // 8 lanes, as the AVX2 vec_dot's
+  __m512 acc[R][P];  // [token 2p's 8 lanes | token 2p + 1's], as the AVX2 vec_dot's
   for (auto& row : acc)
-    for (auto& c : row) c = _mm256_setzero_ps();
+    for (auto& c : row) c = _mm512_setzero_ps();
   const __m512i low4 = _mm512_set1_epi8(0x0F);
-  const __m512i bits45 = _mm512_set1_epi8(0x30);
-  // qh bits 0-1 (lower half) / 2-3 (upper half) to bits 4-5; then bits 4-5 / 6-7
-  const __m512i qh_shift_a = _mm512_setr_epi64(4, 4, 4, 4, 2, 2, 2, 2);
-  const __m512i qh_shift_b = _mm512_setr_epi64(0, 0, 0, 0, 2, 2, 2, 2);
+  const __m512i qh_fields = _mm512_set1_epi8(0x33);
+  // qh bits 0-1 and 4-5 (lower half) / 2-3 and 6-7 (upper half) to bits 0-1 and 4-5
+  const __m512i qh_shift = _mm512_setr_epi64(0, 0, 0, 0, 2, 2, 2, 2);
   const int64_t nb = n / kQK_K;
   for (int64_t i = 0; i < nb; ++i) {
-    float d_a[T];
-    for (int t = 0; t < T; ++t)
-      std::memcpy(&d_a[t], act + t * act_stride + i * sizeof(BlockQ8_K), 4);
+    alignas(64) float d_a[P][16];  // token 2p's d in lanes 0-7, 2p + 1's in lanes 8-15
+    for (int p = 0; p < P; ++p) {
+      for (int k = 0; k < 2; ++k) {
+        float d;
+        std::memcpy(&d, act + (2 * p + k) * act_stride + i * sizeof(BlockQ8_K), 4);
+        for (int j = 0; j < 8; ++j) d_a[p][8 * k + j] = d;
+      }
+    }
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
       const uint8_t* b = w + r * w_stride + i * sizeof(BlockQ6_K);
       const __m256i sc16 = _mm256_cvtepi8_epi16(
           _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + offsetof(BlockQ6_K, scales))));
-      const __m512i offset_scale =
-          _mm512_zextsi256_si512(_mm256_mullo_epi16(sc16, _mm256_set1_epi16(-32)));
+      const __m256i offset_scale = _mm256_mullo_epi16(sc16, _mm256_set1_epi16(-32));
+      const __m512i offset_scale2 =
+          _mm512_inserti64x4(_mm512_castsi256_si512(offset_scale), offset_scale, 1);
       __m512i wq[4], scale[2];
       for (int m = 0; m < 2; ++m)
         scale[m] = _mm512_permutexvar_epi16(_mm512_load_si512(kQ6KScaleSpread[m].data()),
@@ -726,26 +736,52 @@ void q6_k_tile(int64_t n, const void* w_rows, size_t w_stride, const void* act_r
         // group 2h: elements 128h + [0, 64) from the low nibbles, 2h + 1: [64, 128) from the high
         const __m512i ql = load512(b + offsetof(BlockQ6_K, ql) + 64 * h);
         const __m512i qh = _mm512_broadcast_i64x4(load256(b + offsetof(BlockQ6_K, qh) + 32 * h));
-        wq[2 * h] = _mm512_or_si512(_mm512_and_si512(ql, low4),
-                                    _mm512_and_si512(_mm512_sllv_epi64(qh, qh_shift_a), bits45));
-        wq[2 * h + 1] =
-            _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), low4),
-                            _mm512_and_si512(_mm512_srlv_epi64(qh, qh_shift_b), bits45));
+        // bits 0-1: group 2h's high bits, 4-5: group 2h + 1's; the rest zero
+        const __m512i fields = _mm512_and_si512(_mm512_srlv_epi64(qh, qh_shift), qh_fields);
+        // 0xCA: low4 ? first : second (bits 0-3 from the nibble, 4-7 from the fields)
+        wq[2 * h] = _mm512_ternarylogic_epi32(low4, ql, _mm512_slli_epi16(fields, 4), 0xCA);
+        wq[2 * h + 1] = _mm512_ternarylogic_epi32(low4, _mm512_srli_epi16(ql, 4), fields, 0xCA);
       }
-      const float d = h2f(load_f16(b + offsetof(BlockQ6_K, d)));
-      for (int t = 0; t < T; ++t) {
-        const uint8_t* ab = act + t * act_stride + i * sizeof(BlockQ8_K);
-        const __m512i bsums = _mm512_zextsi256_si512(load256(ab + kQ8KBsums));
-        const __m256i s =
-            k_quant_block_dot(wq, scale, ab + kQ8KQs,
-                              _mm512_dpwssd_epi32(_mm512_setzero_si512(), offset_scale, bsums));
-        acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(d * d_a[t]), _mm256_cvtepi32_ps(s), acc[r][t]);
+      const __m512 d = _mm512_set1_ps(h2f(load_f16(b + offsetof(BlockQ6_K, d))));
+      for (int p = 0; p < P; ++p) {
+        __m512i s[2];
+        for (int k = 0; k < 2; ++k) {
+          const uint8_t* a_qs = act + (2 * p + k) * act_stride + i * sizeof(BlockQ8_K) + kQ8KQs;
+          __m512i sk = _mm512_setzero_si512();
+          for (int m = 0; m < 2; ++m) {
+            const __m512i d0 =
+                _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[2 * m], load512(a_qs + 128 * m));
+            const __m512i d1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[2 * m + 1],
+                                                   load512(a_qs + 128 * m + 64));
+            const __m512i both =
+                _mm512_mask_blend_epi16(0xAAAAAAAAu, d0, _mm512_slli_epi32(d1, 16));
+            sk = _mm512_dpwssd_epi32(sk, both, scale[m]);
+          }
+          s[k] = sk;
+        }
+        const uint8_t* ab0 = act + 2 * p * act_stride + i * sizeof(BlockQ8_K) + kQ8KBsums;
+        const __m512i bsums =
+            _mm512_inserti64x4(_mm512_castsi256_si512(load256(ab0)), load256(ab0 + act_stride), 1);
+        // lane l (l + 8): lane l + lane l + 8 of token 2p's (2p + 1's) sums
+        const __m512i folded = _mm512_add_epi32(_mm512_shuffle_i64x2(s[0], s[1], 0x44),
+                                                _mm512_shuffle_i64x2(s[0], s[1], 0xEE));
+        const __m512i sum = _mm512_dpwssd_epi32(folded, offset_scale2, bsums);
+        acc[r][p] = _mm512_fmadd_ps(_mm512_mul_ps(d, _mm512_load_ps(d_a[p])),
+                                    _mm512_cvtepi32_ps(sum), acc[r][p]);
       }
     }
   }
-  for (int t = 0; t < T; ++t)
-    for (int r = 0; r < R; ++r) out[t * out_stride + r] = hsum(acc[r][t]);
+  for (int p = 0; p < P; ++p) {
+    for (int r = 0; r < R; ++r) {
+      out[2 * p * out_stride + r] = hsum(_mm512_castps512_ps256(acc[r][p]));
+      out[(2 * p + 1) * out_stride + r] = hsum(_mm512_extractf32x8_ps(acc[r][p], 1));
+    }
+  }
 }
+
+// Tokens per Q6_K tile: 4 rows x 8 tokens in 16 paired zmm accumulators, so each row's 6-bit
+// unpack serves 8 tokens.
+constexpr int kQ6KTileTokens = 8;
 
 // Tokens per tile for the block formats: 16 ymm accumulators.
 constexpr int kQuantTileTokens = 4;
@@ -786,7 +822,7 @@ IsaKernels avx512_kernels(TensorType type) {
     case TensorType::kQ4_K:
       return {nullptr, nullptr, q4_k_tile<kKQuantTileTokens>, 4, kKQuantTileTokens};
     case TensorType::kQ6_K:
-      return {nullptr, nullptr, q6_k_tile<kKQuantTileTokens>, 4, kKQuantTileTokens};
+      return {nullptr, nullptr, q6_k_tile<kQ6KTileTokens>, 4, kQ6KTileTokens};
     default:
       return {};
   }
