@@ -29,9 +29,6 @@ void attention_head_ref(const float* q, const uint16_t* k, const uint16_t* v, in
 }
 
 // Defined in attention_avx2.cpp (compiled for AVX2+FMA+F16C); head_dim % 8 == 0, <= 1024.
-void attention_head_avx2(const float* q, const uint16_t* k, const uint16_t* v, int64_t n_kv,
-                         int64_t kv_stride, int64_t kv_offset, int64_t head_dim, float scale,
-                         float* scores, float* out);
 void attention_group_avx2(const float* q, int64_t q_stride, int64_t n_tokens, int64_t n_group,
                           const uint16_t* k, const uint16_t* v, int64_t n_kv_first,
                           int64_t kv_stride, int64_t kv_offset, int64_t head_dim, float scale,
@@ -46,16 +43,6 @@ bool cpu_has_avx2_f16c() {
   return has;
 }
 }  // namespace
-
-void attention_head(const float* q, const uint16_t* k, const uint16_t* v, int64_t n_kv,
-                    int64_t kv_stride, int64_t kv_offset, int64_t head_dim, float scale,
-                    float* scores, float* out) {
-  if (cpu_has_avx2_f16c() && head_dim % 8 == 0 && head_dim <= 1024) {
-    attention_head_avx2(q, k, v, n_kv, kv_stride, kv_offset, head_dim, scale, scores, out);
-  } else {
-    attention_head_ref(q, k, v, n_kv, kv_stride, kv_offset, head_dim, scale, scores, out);
-  }
-}
 
 void attention_group_ref(const float* q, int64_t q_stride, int64_t n_tokens, int64_t n_group,
                          const uint16_t* k, const uint16_t* v, int64_t n_kv_first,

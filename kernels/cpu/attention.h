@@ -15,13 +15,9 @@
 
 namespace r1 {
 
-// q: (head_dim) f32. k, v: (n_kv, kv_stride) f16 rows; this head reads columns
-// [kv_offset, kv_offset + head_dim). scores: (n_kv) f32 scratch. out: (head_dim) f32.
-void attention_head(const float* q, const uint16_t* k, const uint16_t* v, int64_t n_kv,
-                    int64_t kv_stride, int64_t kv_offset, int64_t head_dim, float scale,
-                    float* scores, float* out);
-
-// Same contract; scalar reference used by tests.
+// One query head: q (head_dim) f32; k, v: (n_kv, kv_stride) f16 rows, of which this head reads
+// columns [kv_offset, kv_offset + head_dim); scores: (n_kv) f32 scratch; out: (head_dim) f32.
+// The scalar reference the fast paths are tested against.
 void attention_head_ref(const float* q, const uint16_t* k, const uint16_t* v, int64_t n_kv,
                         int64_t kv_stride, int64_t kv_offset, int64_t head_dim, float scale,
                         float* scores, float* out);
@@ -29,7 +25,7 @@ void attention_head_ref(const float* q, const uint16_t* k, const uint16_t* v, in
 // Causal attention of n_tokens consecutive query tokens times the n_group query heads that read
 // the same kv head. Query (token i, head g) is (head_dim) f32 at q + i * q_stride + g * head_dim
 // and sees cache rows [0, n_kv_first + i); its result goes to out + i * out_stride + g * head_dim.
-// k, v as for attention_head. scratch: attention_group_scratch_floats(n_tokens * n_group,
+// k, v as for attention_head_ref. scratch: attention_group_scratch_floats(n_tokens * n_group,
 // n_kv_first + n_tokens - 1, head_dim) floats. n_kv_first >= 1, head_dim <= 1024.
 void attention_group(const float* q, int64_t q_stride, int64_t n_tokens, int64_t n_group,
                      const uint16_t* k, const uint16_t* v, int64_t n_kv_first, int64_t kv_stride,

@@ -1,7 +1,7 @@
-// AVX2/F16C attention: attention_head (one query head) and attention_group (all heads of a GQA
-// group times a block of tokens), with the arithmetic of attention_head_ref up to summation order
-// and exp_row()'s polynomial in place of std::exp. Compiled with -mavx2 -mfma -mf16c; the
-// dispatchers in attention.cpp only run it after a CPU check.
+// AVX2/F16C attention: attention_group (all heads of a GQA group times a block of tokens), with the
+// arithmetic of attention_head_ref up to summation order and exp_row()'s polynomial in place of
+// std::exp. Compiled with -mavx2 -mfma -mf16c; the dispatchers in attention.cpp only run it after a
+// CPU check.
 //
 // attention_group works in three passes over a per-call scratch (see attention.cpp for sizes):
 //   qf    (R, head_dim) f32        the R = n_tokens * n_group queries, rounded through f16
@@ -232,30 +232,6 @@ void f32_to_f16_row_avx2(const float* x, uint16_t* y, int64_t n) {
                      _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
   }
   for (; i < n; ++i) y[i] = _cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT);
-}
-
-void attention_head_avx2(const float* q, const uint16_t* k, const uint16_t* v, int64_t n_kv,
-                         int64_t kv_stride, int64_t kv_offset, int64_t head_dim, float scale,
-                         float* scores, float* out) {
-  // head_dim is a multiple of 8 here (checked by the caller).
-  __m256 q8[128];
-  const int64_t nb = head_dim / 8;
-  for (int64_t b = 0; b < nb; ++b) q8[b] = round_f16x8(_mm256_loadu_ps(q + 8 * b));
-  for (int64_t j = 0; j < n_kv; ++j) {
-    const uint16_t* kr = k + j * kv_stride + kv_offset;
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t b = 0; b < nb; ++b) acc = _mm256_fmadd_ps(q8[b], load_f16x8(kr + 8 * b), acc);
-    scores[j] = hsum256(acc) * scale;
-  }
-  softmax_row_f16(scores, n_kv, n_kv);
-  __m256 o[128];
-  for (int64_t b = 0; b < nb; ++b) o[b] = _mm256_setzero_ps();
-  for (int64_t j = 0; j < n_kv; ++j) {
-    const __m256 p = _mm256_set1_ps(scores[j]);
-    const uint16_t* vr = v + j * kv_stride + kv_offset;
-    for (int64_t b = 0; b < nb; ++b) o[b] = _mm256_fmadd_ps(p, load_f16x8(vr + 8 * b), o[b]);
-  }
-  for (int64_t b = 0; b < nb; ++b) _mm256_storeu_ps(out + 8 * b, o[b]);
 }
 
 void attention_group_avx2(const float* q, int64_t q_stride, int64_t n_tokens, int64_t n_group,
