@@ -267,6 +267,43 @@ inline float quantize_block_q8(const float* x, int8_t* qs, int* sum) {
 
 }  // namespace
 
+bool quantize_row_ref(TensorType type, const float* src, void* dst, int64_t n) {
+  switch (type) {
+    case TensorType::kF32:
+      std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
+      return true;
+    case TensorType::kF16:
+      for (int64_t i = 0; i < n; ++i) static_cast<f16_t*>(dst)[i] = f32_to_f16(src[i]);
+      return true;
+    case TensorType::kBF16:
+      for (int64_t i = 0; i < n; ++i) static_cast<bf16_t*>(dst)[i] = f32_to_bf16(src[i]);
+      return true;
+    case TensorType::kQ4_0:
+      quantize_row_q4_0_ref(src, static_cast<BlockQ4_0*>(dst), n);
+      return true;
+    case TensorType::kQ4_1:
+      quantize_row_q4_1_ref(src, static_cast<BlockQ4_1*>(dst), n);
+      return true;
+    case TensorType::kQ8_0:
+      quantize_row_q8_0_ref(src, static_cast<BlockQ8_0*>(dst), n);
+      return true;
+    case TensorType::kQ8_1:
+      quantize_row_q8_1_ref(src, static_cast<BlockQ8_1*>(dst), n);
+      return true;
+    case TensorType::kQ4_K:
+      quantize_row_q4_k_ref(src, static_cast<BlockQ4_K*>(dst), n);
+      return true;
+    case TensorType::kQ6_K:
+      quantize_row_q6_k_ref(src, static_cast<BlockQ6_K*>(dst), n);
+      return true;
+    case TensorType::kQ8_K:
+      quantize_row_q8_k_ref(src, static_cast<BlockQ8_K*>(dst), n);
+      return true;
+    default:
+      return false;
+  }
+}
+
 void quantize_row_q8_0_ref(const float* x, BlockQ8_0* y, int64_t n) {
   for (int64_t i = 0; i < n / kQK8_0; ++i, x += kQK8_0) {
     int sum;

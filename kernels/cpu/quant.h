@@ -93,6 +93,10 @@ bool cpu_type_supported(TensorType type);
 // reads the activation types Q8_1 (s ignored) and Q8_K. False, dst untouched, for other types.
 bool dequantize_row_ref(TensorType type, const void* src, float* dst, int64_t n);
 
+// Scalar reference: n f32 values -> n elements of `type` at dst (the inverse of
+// dequantize_row_ref, up to rounding). False if the type is unsupported.
+bool quantize_row_ref(TensorType type, const float* src, void* dst, int64_t n);
+
 // Reference quantizers (f32 -> blocks), used for activations and for tests.
 void quantize_row_q8_0_ref(const float* x, BlockQ8_0* y, int64_t n);
 void quantize_row_q8_1_ref(const float* x, BlockQ8_1* y, int64_t n);

@@ -145,36 +145,7 @@ TEST_CASE("threaded matmul equals the double-precision reference for each weight
     for (int64_t r = 0; r < rows; ++r) {
       uint8_t* dst = wq.data() + r * row_bytes;
       const float* src = w.data() + r * cols;
-      switch (t) {
-        case TensorType::kF32:
-          std::memcpy(dst, src, cols * 4);
-          break;
-        case TensorType::kF16:
-          for (int64_t c = 0; c < cols; ++c)
-            reinterpret_cast<uint16_t*>(dst)[c] = f32_to_f16(src[c]);
-          break;
-        case TensorType::kBF16:
-          for (int64_t c = 0; c < cols; ++c)
-            reinterpret_cast<uint16_t*>(dst)[c] = f32_to_bf16(src[c]);
-          break;
-        case TensorType::kQ8_0:
-          quantize_row_q8_0_ref(src, reinterpret_cast<BlockQ8_0*>(dst), cols);
-          break;
-        case TensorType::kQ4_0:
-          quantize_row_q4_0_ref(src, reinterpret_cast<BlockQ4_0*>(dst), cols);
-          break;
-        case TensorType::kQ4_1:
-          quantize_row_q4_1_ref(src, reinterpret_cast<BlockQ4_1*>(dst), cols);
-          break;
-        case TensorType::kQ4_K:
-          quantize_row_q4_k_ref(src, reinterpret_cast<BlockQ4_K*>(dst), cols);
-          break;
-        case TensorType::kQ6_K:
-          quantize_row_q6_k_ref(src, reinterpret_cast<BlockQ6_K*>(dst), cols);
-          break;
-        default:
-          FAIL("type not covered");
-      }
+      REQUIRE(quantize_row_ref(t, src, dst, cols));
     }
     std::vector<float> y(n_tokens * rows);
     ActivationBuffer act;

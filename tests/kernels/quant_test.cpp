@@ -42,27 +42,7 @@ uint32_t f32_bits(float f) {
 std::vector<uint8_t> quantize_weights(TensorType type, const std::vector<float>& x) {
   const int64_t n = static_cast<int64_t>(x.size());
   std::vector<uint8_t> out(static_cast<size_t>(tensor_row_bytes(type, n)));
-  switch (type) {
-    case TensorType::kQ4_0:
-      quantize_row_q4_0_ref(x.data(), reinterpret_cast<BlockQ4_0*>(out.data()), n);
-      break;
-    case TensorType::kQ4_1:
-      quantize_row_q4_1_ref(x.data(), reinterpret_cast<BlockQ4_1*>(out.data()), n);
-      break;
-    case TensorType::kQ8_0:
-      quantize_row_q8_0_ref(x.data(), reinterpret_cast<BlockQ8_0*>(out.data()), n);
-      break;
-    case TensorType::kQ4_K:
-      quantize_row_q4_k_ref(x.data(), reinterpret_cast<BlockQ4_K*>(out.data()), n);
-      break;
-    case TensorType::kQ6_K:
-      quantize_row_q6_k_ref(x.data(), reinterpret_cast<BlockQ6_K*>(out.data()), n);
-      break;
-    default: {
-      // float types: the activation converter is the weight converter too
-      cpu_type_kernels(type)->quantize_act(x.data(), out.data(), n);
-    }
-  }
+  REQUIRE(quantize_row_ref(type, x.data(), out.data(), n));
   return out;
 }
 
