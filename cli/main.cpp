@@ -11,6 +11,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/embed_command.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"r1: an on-prem agent runtime with a native DeepSeek-R1-family engine"};
@@ -48,6 +49,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 100));
   bench_cmd->add_flag("--json", bench.json, "Print JSON instead of a table");
 
+  CLI::App* embed_cmd = r1::cli::add_embed_command(app);
+
   CLI::App* models = app.add_subcommand("models", "Manage the local model cache");
   models->require_subcommand(1);
   std::string fetch_name;
@@ -72,6 +75,7 @@ int main(int argc, char** argv) {
   if (generate->parsed()) return r1::cli::run_generate(gen);
   if (chat_cmd->parsed()) return r1::cli::run_chat(chat);
   if (bench_cmd->parsed()) return r1::cli::run_bench(bench);
+  if (embed_cmd->parsed()) return r1::cli::run_embed_command();
   if (fetch->parsed()) return r1::cli::run_models_fetch(fetch_name);
   if (list->parsed()) return r1::cli::run_models_list();
   return 2;

@@ -1,6 +1,7 @@
 #include "kernels/cpu/matmul.h"
 
 #include <algorithm>
+#include <cassert>
 #include <vector>
 
 #include "kernels/cpu/quant.h"
@@ -60,44 +61,46 @@ void run_block_one_token(const ActivationBuffer& x, const MatmulTarget& tg, int6
 
 // Prefill: for each tile of about kTokenTile tokens, rows [r0, r1) in vec_dot_tile tiles
 // (tile_rows x tile_tokens outputs in registers); rows and tokens left over at the edges go
-// through vec_dot4 / vec_dot.
-void run_block(const ActivationBuffer& x, const MatmulTarget& tg, int64_t r0, int64_t r1) {
-  const CpuTypeKernels* k = cpu_type_kernels(tg.type);
-  const int64_t w_row_bytes = tensor_row_bytes(tg.type, x.cols);
-  const auto* w = static_cast<const uint8_t*>(tg.weights);
-  const uint8_t* act = x.data.data();
+// through vec_dot4 / vec_dot. W rows are w_stride bytes apart, activation rows act_stride.
+void run_block_strided(const CpuTypeKernels* k, int64_t cols, const uint8_t* w, size_t w_stride,
+                       const uint8_t* act, size_t act_stride, int64_t n_tokens, float* y,
+                       int64_t y_stride, int64_t r0, int64_t r1) {
   const int64_t tile_rows = k->tile_rows;
   const int64_t tile_tokens = k->tile_tokens;
   const int64_t token_tile = (kTokenTile + tile_tokens - 1) / tile_tokens * tile_tokens;
   const int64_t r_tiled = r0 + (r1 - r0) / tile_rows * tile_rows;  // rows [r0, r_tiled) in tiles
-  for (int64_t t0 = 0; t0 < x.n_tokens; t0 += token_tile) {
-    const int64_t t1 = std::min(x.n_tokens, t0 + token_tile);
+  for (int64_t t0 = 0; t0 < n_tokens; t0 += token_tile) {
+    const int64_t t1 = std::min(n_tokens, t0 + token_tile);
     const int64_t t_tiled = t0 + (t1 - t0) / tile_tokens * tile_tokens;
     for (int64_t r = r0; r < r_tiled; r += tile_rows) {
       for (int64_t t = t0; t < t_tiled; t += tile_tokens) {
-        k->vec_dot_tile(x.cols, w + r * w_row_bytes, static_cast<size_t>(w_row_bytes),
-                        act + t * x.row_bytes, static_cast<size_t>(x.row_bytes),
-                        tg.y + t * tg.y_stride + r, static_cast<size_t>(tg.y_stride));
+        k->vec_dot_tile(cols, w + r * w_stride, w_stride, act + t * act_stride, act_stride,
+                        y + t * y_stride + r, static_cast<size_t>(y_stride));
       }
     }
     // tokens past the last full tile, every row
     for (int64_t t = t_tiled; t < t1; ++t) {
       int64_t r = r0;
       for (; r + 4 <= r1; r += 4) {
-        k->vec_dot4(x.cols, w + r * w_row_bytes, static_cast<size_t>(w_row_bytes),
-                    act + t * x.row_bytes, tg.y + t * tg.y_stride + r);
+        k->vec_dot4(cols, w + r * w_stride, w_stride, act + t * act_stride, y + t * y_stride + r);
       }
       for (; r < r1; ++r) {
-        tg.y[t * tg.y_stride + r] = k->vec_dot(x.cols, w + r * w_row_bytes, act + t * x.row_bytes);
+        y[t * y_stride + r] = k->vec_dot(cols, w + r * w_stride, act + t * act_stride);
       }
     }
     // rows past the last full tile, tiled tokens
     for (int64_t r = r_tiled; r < r1; ++r) {
       for (int64_t t = t0; t < t_tiled; ++t) {
-        tg.y[t * tg.y_stride + r] = k->vec_dot(x.cols, w + r * w_row_bytes, act + t * x.row_bytes);
+        y[t * y_stride + r] = k->vec_dot(cols, w + r * w_stride, act + t * act_stride);
       }
     }
   }
+}
+
+void run_block(const ActivationBuffer& x, const MatmulTarget& tg, int64_t r0, int64_t r1) {
+  run_block_strided(cpu_type_kernels(tg.type), x.cols, static_cast<const uint8_t*>(tg.weights),
+                    static_cast<size_t>(tensor_row_bytes(tg.type, x.cols)), x.data.data(),
+                    static_cast<size_t>(x.row_bytes), x.n_tokens, tg.y, tg.y_stride, r0, r1);
 }
 
 }  // namespace
@@ -131,6 +134,14 @@ void matmul(ThreadPool& pool, const ActivationBuffer& x, const MatmulTarget* tar
       run_block(x, targets[sp.target], sp.row_begin, sp.row_end);
     }
   });
+}
+
+void matmul_strided(TensorType type, const void* w, int64_t rows, size_t w_stride, int64_t cols,
+                    const void* x, size_t x_stride, int64_t n_tokens, float* y, int64_t y_stride) {
+  const CpuTypeKernels* k = cpu_type_kernels(type);
+  assert(k != nullptr && "matmul_strided: unsupported weight type");
+  run_block_strided(k, cols, static_cast<const uint8_t*>(w), w_stride,
+                    static_cast<const uint8_t*>(x), x_stride, n_tokens, y, y_stride, 0, rows);
 }
 
 void matmul_ref(TensorType type, const void* weights, int64_t rows, int64_t cols, const float* x,

@@ -45,6 +45,14 @@ struct MatmulTarget {
 void matmul(ThreadPool& pool, const ActivationBuffer& x, const MatmulTarget* targets,
             int n_targets);
 
+// One product on the calling thread, with explicit strides, for small products inside a
+// parallel region (attention heads): y[t * y_stride + r] = dot(W row r, X row t) for r in
+// [0, rows), t in [0, n_tokens). W rows (cols elements of `type`) start w_stride bytes apart; X
+// rows, already in the type's dot type (for F32: plain floats), x_stride bytes apart. The type
+// must be supported (cpu_type_kernels); same numbers as matmul() up to summation order.
+void matmul_strided(TensorType type, const void* w, int64_t rows, size_t w_stride, int64_t cols,
+                    const void* x, size_t x_stride, int64_t n_tokens, float* y, int64_t y_stride);
+
 // Reference: dequantize each row and accumulate in double. For tests.
 void matmul_ref(TensorType type, const void* weights, int64_t rows, int64_t cols, const float* x,
                 int64_t n_tokens, float* y);

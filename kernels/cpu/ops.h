@@ -12,6 +12,18 @@ namespace r1 {
 // y = x / sqrt(mean(x^2) + eps) * weight; x and y may alias. (n)
 void rms_norm(const float* x, const float* weight, float* y, int64_t n, float eps);
 
+// y = (x - mean(x)) / sqrt(var(x) + eps) * weight + bias, the biased variance as PyTorch's
+// LayerNorm takes it (mean and variance accumulate in double); x and y may alias. (n)
+void layer_norm(const float* x, const float* weight, const float* bias, float* y, int64_t n,
+                float eps);
+
+// x = x * (1 + erf(x / sqrt(2))) / 2 in place, BERT's exact GELU (n). erf is a rational
+// approximation (Eigen's and XLA's float erf, clamped to [-4, 4]): |error| <= 3e-7 * max(1, |x|)
+// against gelu_ref, and plain arithmetic the compiler vectorises.
+void gelu(float* x, int64_t n);
+// Reference: std::erf in double.
+void gelu_ref(float* x, int64_t n);
+
 // y += x (n)
 void add_inplace(float* y, const float* x, int64_t n);
 

@@ -179,4 +179,78 @@ TEST_CASE("threaded matmul equals the double-precision reference for each weight
   }
 }
 
+TEST_CASE("layer_norm centres, scales by the biased variance, then applies weight and bias") {
+  std::vector<float> x = {1, 2, 3, 6};
+  std::vector<float> w = {1, 2, 1, 0.5f};
+  std::vector<float> b = {0, 1, -1, 0};
+  std::vector<float> y(4);
+  layer_norm(x.data(), w.data(), b.data(), y.data(), 4, 1e-12f);
+  const double mean = 3.0, var = (4 + 1 + 0 + 9) / 4.0;
+  for (int i = 0; i < 4; ++i) {
+    CHECK(y[i] == doctest::Approx((x[i] - mean) / std::sqrt(var) * w[i] + b[i]).epsilon(1e-6));
+  }
+}
+
+TEST_CASE("gelu's rational erf tracks std::erf within 3e-7 per unit of |x| everywhere") {
+  std::vector<float> x;
+  for (float v = -12.0f; v <= 12.0f; v += 0.001f) x.push_back(v);
+  x.push_back(1e-30f);
+  x.push_back(-0.0f);
+  std::vector<float> fast = x, ref = x;
+  gelu(fast.data(), static_cast<int64_t>(fast.size()));
+  gelu_ref(ref.data(), static_cast<int64_t>(ref.size()));
+  double worst = 0.0;
+  float worst_at = 0.0f;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double err = std::abs(static_cast<double>(fast[i]) - ref[i]) /
+                       std::max(1.0, std::abs(static_cast<double>(x[i])));
+    if (err > worst) {
+      worst = err;
+      worst_at = x[i];
+    }
+  }
+  INFO("worst relative error " << worst << " at x = " << worst_at);
+  CHECK(worst <= 3e-7);
+}
+
+TEST_CASE("matmul_strided reads strided rows and writes a strided output like matmul_ref") {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  for (TensorType type : {TensorType::kF32, TensorType::kF16}) {
+    for (int64_t n_tokens : {1, 5, 37, 130}) {
+      const int64_t rows = 37, cols = 32, w_pitch = 40, x_pitch = 48, y_pitch = 50;
+      std::vector<float> wf(rows * cols), xf(n_tokens * cols);
+      for (float& v : wf) v = u(rng);
+      for (float& v : xf) v = u(rng);
+      // Weights and activations in the type's storage, rows placed w_pitch / x_pitch apart.
+      const int64_t esz = type == TensorType::kF32 ? 4 : 2;
+      std::vector<uint8_t> w(rows * w_pitch * esz), x(n_tokens * x_pitch * esz);
+      std::vector<float> w_round(rows * cols), x_round(n_tokens * cols);
+      for (int64_t r = 0; r < rows; ++r) {
+        quantize_row_ref(type, &wf[r * cols], &w[r * w_pitch * esz], cols);
+        dequantize_row_ref(type, &w[r * w_pitch * esz], &w_round[r * cols], cols);
+      }
+      for (int64_t t = 0; t < n_tokens; ++t) {
+        quantize_row_ref(type, &xf[t * cols], &x[t * x_pitch * esz], cols);
+        dequantize_row_ref(type, &x[t * x_pitch * esz], &x_round[t * cols], cols);
+      }
+      std::vector<float> y(n_tokens * y_pitch, -7.0f), ref(n_tokens * rows);
+      matmul_strided(type, w.data(), rows, w_pitch * esz, cols, x.data(), x_pitch * esz, n_tokens,
+                     y.data(), y_pitch);
+      matmul_ref(TensorType::kF32, w_round.data(), rows, cols, x_round.data(), n_tokens,
+                 ref.data());
+      double max_diff = 0.0;
+      for (int64_t t = 0; t < n_tokens; ++t) {
+        for (int64_t r = 0; r < rows; ++r) {
+          max_diff = std::max(
+              max_diff, std::abs(static_cast<double>(y[t * y_pitch + r]) - ref[t * rows + r]));
+        }
+        CHECK(y[t * y_pitch + rows] == -7.0f);  // columns past `rows` untouched
+      }
+      INFO(tensor_type_name(type) << " n_tokens " << n_tokens << " max diff " << max_diff);
+      CHECK(max_diff < 1e-4);
+    }
+  }
+}
+
 }  // namespace r1
