@@ -13,7 +13,6 @@
 #include <sstream>
 
 #include "core/membw.h"
-#include "engine/chat/chatml.h"
 #include "engine/generator.h"
 #include "engine/model.h"
 #include "engine/model_store.h"
@@ -45,17 +44,10 @@ void add_sampling_options(CLI::App* app, SamplerParams& s) {
   app->add_option("--seed", s.seed, "Random seed (same seed, same output)");
 }
 
-namespace {
-
 int fail(const Status& st) {
   std::fprintf(stderr, "r1: %s\n", st.message().c_str());
   return st.exit_code();
 }
-
-struct Loaded {
-  std::unique_ptr<Model> model;
-  std::unique_ptr<ThreadPool> pool;
-};
 
 Result<Loaded> load(const ModelOptions& o) {
   Result<std::string> path = resolve_model_path(o.model);
@@ -80,8 +72,6 @@ nlohmann::json timings_json(const GenerateTimings& t) {
           {"decode_tok_s", t.decode_tok_s()}};
 }
 
-}  // namespace
-
 int run_generate(const GenerateOptions& o) {
   std::string prompt = o.prompt;
   if (!o.prompt_file.empty()) {
@@ -92,6 +82,7 @@ int run_generate(const GenerateOptions& o) {
     prompt = ss.str();
   }
   if (prompt.empty()) return fail(Status::invalid("generate: give a prompt with -p or -f"));
+  if (o.chat) return run_generate_chat(o, prompt);
   Result<Loaded> l = load(o.model);
   if (!l) return fail(l.status());
   Generator gen(*l->model, *l->pool, o.model.ctx);
@@ -126,60 +117,6 @@ int run_generate(const GenerateOptions& o) {
                  static_cast<long long>(r->timings.prompt_tokens), r->timings.prefill_tok_s(),
                  static_cast<long long>(r->timings.generated_tokens), r->timings.decode_tok_s(),
                  stop_reason_name(r->stop_reason));
-  }
-  return 0;
-}
-
-int run_chat(const ChatOptions& o) {
-  Result<Loaded> l = load(o.model);
-  if (!l) return fail(l.status());
-  const Model& model = *l->model;
-  Result<std::string_view> tmpl = model.gguf().get_string("tokenizer.chat_template");
-  if (!tmpl || tmpl->find("<|im_start|>") == std::string_view::npos) {
-    return fail(Status::unsupported(
-        model.gguf().path() +
-        ": chat needs a ChatML chat template for now (tokenizer.chat_template)"));
-  }
-  // SmolLM2's template inserts its own system prompt when none is given.
-  std::string default_system;
-  const std::string_view marker = "<|im_start|>system\n";
-  if (size_t at = tmpl->find(marker); at != std::string_view::npos) {
-    size_t end = tmpl->find("<|im_end|>", at);
-    if (end != std::string_view::npos)
-      default_system = std::string(tmpl->substr(at + marker.size(), end - at - marker.size()));
-  }
-  Generator gen(model, *l->pool, o.model.ctx);
-  std::vector<ChatMessage> messages;
-  if (!o.system.empty()) messages.push_back({"system", o.system});
-  GenerateParams params;
-  params.max_tokens = o.n_predict;
-  params.sampling = o.sampling;
-  const bool interactive = o.prompt.empty() && isatty(STDIN_FILENO);
-  auto turn = [&](const std::string& user) -> int {
-    messages.push_back({"user", user});
-    std::string prompt = render_chatml(messages, true, default_system);
-    Result<GenerateResult> r =
-        gen.generate_text(prompt, params, [](int32_t, const std::string& piece) {
-          std::fputs(piece.c_str(), stdout);
-          std::fflush(stdout);
-          return true;
-        });
-    std::fputs("\n", stdout);
-    if (!r) return fail(r.status());
-    messages.push_back({"assistant", r->text});
-    return 0;
-  };
-  if (!o.prompt.empty()) return turn(o.prompt);
-  std::string line;
-  for (;;) {
-    if (interactive) {
-      std::fputs("> ", stdout);
-      std::fflush(stdout);
-    }
-    if (!std::getline(std::cin, line)) break;
-    if (line.empty()) continue;
-    if (line == "/exit" || line == "/quit") break;
-    if (int rc = turn(line); rc != 0) return rc;
   }
   return 0;
 }

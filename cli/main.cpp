@@ -27,13 +27,18 @@ int main(int argc, char** argv) {
   generate->add_option("-n,--n-predict", gen.n_predict, "Tokens to generate")
       ->check(CLI::Range(0, 1 << 20));
   generate->add_flag("--json", gen.json,
-                     "Print one JSON object: prompt ids, generated ids, text, timings");
+                     "Print one JSON object: prompt ids, generated ids, text, timings (with "
+                     "--chat: reasoning, content, tool_calls, usage, finish_reason)");
+  generate->add_flag("--chat", gen.chat,
+                     "Send the prompt as a user message in the model's chat format");
+  r1::cli::add_chat_request_options(generate, gen.request);
 
   r1::cli::ChatOptions chat;
   CLI::App* chat_cmd = app.add_subcommand("chat", "Chat with a model (reads turns from stdin)");
   r1::cli::add_model_options(chat_cmd, chat.model);
   r1::cli::add_sampling_options(chat_cmd, chat.sampling);
-  chat_cmd->add_option("-s,--system", chat.system, "System prompt");
+  r1::cli::add_chat_request_options(chat_cmd, chat.request);
+  chat_cmd->add_flag("--hide-reasoning", chat.hide_reasoning, "Do not print the reasoning");
   chat_cmd->add_option("-p,--prompt", chat.prompt, "Ask one question, print the answer and exit");
   chat_cmd->add_option("-n,--n-predict", chat.n_predict, "Tokens per reply at most")
       ->check(CLI::Range(1, 1 << 20));

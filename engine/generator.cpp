@@ -41,20 +41,13 @@ Result<GenerateResult> Generator::generate_text(const std::string& prompt,
   return generate(tok.encode(prompt, tok.add_bos(), /*parse_special=*/true), params, on_piece);
 }
 
-Result<GenerateResult> Generator::generate(const std::vector<int32_t>& prompt_ids,
-                                           const GenerateParams& params,
-                                           const TokenCallback& on_piece, bool keep_first_logits) {
+Status Generator::prefill(const std::vector<int32_t>& prompt_ids, GenerateTimings* timings) {
   if (prompt_ids.empty()) return Status::invalid("the prompt is empty (no tokens)");
   if (static_cast<int64_t>(prompt_ids.size()) >= kv_->n_ctx()) {
     return Status::invalid("the prompt has " + std::to_string(prompt_ids.size()) +
                            " tokens, more than the context of " + std::to_string(kv_->n_ctx()) +
                            " allows");
   }
-  GenerateResult res;
-  res.prompt_ids = prompt_ids;
-  const Tokenizer& tok = model_.tokenizer();
-  const int64_t n_vocab = model_.config().n_vocab;
-
   // Reuse the cached prefix; at least the last prompt token is recomputed to get its logits.
   size_t common = 0;
   while (common < cached_ids_.size() && common < prompt_ids.size() &&
@@ -67,21 +60,42 @@ Result<GenerateResult> Generator::generate(const std::vector<int32_t>& prompt_id
 
   auto t0 = std::chrono::steady_clock::now();
   const int64_t n_new = static_cast<int64_t>(prompt_ids.size() - common);
-  // Prefill in chunks so scratch memory stays bounded on long prompts.
-  constexpr int64_t kPrefillChunk = 512;
-  for (int64_t off = 0; off < n_new; off += kPrefillChunk) {
-    const int64_t n = std::min(kPrefillChunk, n_new - off);
-    Status st =
-        model_.forward(pool_, prompt_ids.data() + common + off, n, *kv_, *scratch_, logits_.data());
+  R1_RETURN_IF_ERROR(append(prompt_ids.data() + common, n_new));
+  if (timings) {
+    timings->prefill_ms = ms_since(t0);
+    timings->prompt_tokens = n_new;
+    timings->cached_tokens = static_cast<int64_t>(common);
+  }
+  return Status::ok();
+}
+
+Status Generator::append(const int32_t* ids, int64_t n) {
+  if (kv_->n_past() + n > kv_->n_ctx()) {
+    return Status::out_of_range("the context of " + std::to_string(kv_->n_ctx()) +
+                                " tokens is full");
+  }
+  // Prefill in chunks so scratch memory stays bounded on long inputs.
+  constexpr int64_t kChunk = 512;
+  for (int64_t off = 0; off < n; off += kChunk) {
+    const int64_t m = std::min(kChunk, n - off);
+    Status st = model_.forward(pool_, ids + off, m, *kv_, *scratch_, logits_.data());
     if (!st) {
       cached_ids_.resize(static_cast<size_t>(kv_->n_past()));
       return st;
     }
+    cached_ids_.insert(cached_ids_.end(), ids + off, ids + off + m);
   }
-  cached_ids_ = prompt_ids;
-  res.timings.prefill_ms = ms_since(t0);
-  res.timings.prompt_tokens = n_new;
-  res.timings.cached_tokens = static_cast<int64_t>(common);
+  return Status::ok();
+}
+
+Result<GenerateResult> Generator::generate(const std::vector<int32_t>& prompt_ids,
+                                           const GenerateParams& params,
+                                           const TokenCallback& on_piece, bool keep_first_logits) {
+  GenerateResult res;
+  res.prompt_ids = prompt_ids;
+  R1_RETURN_IF_ERROR(prefill(prompt_ids, &res.timings));
+  const Tokenizer& tok = model_.tokenizer();
+  const int64_t n_vocab = model_.config().n_vocab;
   if (keep_first_logits) res.first_logits = logits_;
 
   Sampler sampler(params.sampling);
@@ -137,9 +151,7 @@ Result<GenerateResult> Generator::generate(const std::vector<int32_t>& prompt_id
       res.stop_reason = StopReason::kContextFull;
       break;
     }
-    Status st = model_.forward(pool_, &id, 1, *kv_, *scratch_, logits_.data());
-    if (!st) return st;
-    cached_ids_.push_back(id);
+    R1_RETURN_IF_ERROR(append(&id, 1));
   }
   if (res.stop_reason != StopReason::kStopString && res.stop_reason != StopReason::kCancelled) {
     res.text += decoder.flush();

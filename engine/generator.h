@@ -65,6 +65,16 @@ class Generator {
   Result<GenerateResult> generate_text(const std::string& prompt, const GenerateParams& params,
                                        const TokenCallback& on_piece = {});
 
+  // Step-wise use (the chat engine drives decoding itself):
+  // prefill() makes the cache hold `prompt_ids` (reusing the longest cached prefix, always
+  // recomputing at least the last token) and leaves that token's logits in logits(); append()
+  // feeds more tokens and leaves the last one's logits. On failure the cache keeps only what
+  // was computed. timings, when given, gets prompt_tokens, cached_tokens and prefill_ms.
+  Status prefill(const std::vector<int32_t>& prompt_ids, GenerateTimings* timings = nullptr);
+  Status append(const int32_t* ids, int64_t n);
+  float* logits() { return logits_.data(); }  // (n_vocab) f32, of the last token fed
+  int64_t n_past() const { return kv_->n_past(); }
+
   const Model& model() const { return model_; }
   int64_t n_ctx() const { return kv_->n_ctx(); }
   const KvCache& kv_cache() const { return *kv_; }

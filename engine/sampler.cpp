@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <unordered_map>
 
 namespace r1 {
@@ -98,6 +99,36 @@ int32_t Sampler::sample(float* logits, int64_t n_vocab) {
     if (r <= 0.0) return candidates_[i].id;
   }
   return candidates_[n - 1].id;
+}
+
+int32_t Sampler::sample_constrained(const float* logits, int64_t n_vocab,
+                                    const std::function<bool(int32_t)>& allowed,
+                                    const std::function<void(std::vector<uint8_t>&)>& fill_mask) {
+  constexpr int kMaxRejections = 16;
+  constexpr float kRemoved = -std::numeric_limits<float>::infinity();
+  std::vector<int32_t> rejected;
+  for (int attempt = 0; attempt < kMaxRejections; ++attempt) {
+    scratch_logits_.assign(logits, logits + n_vocab);
+    for (int32_t id : rejected) scratch_logits_[static_cast<size_t>(id)] = kRemoved;
+    const int32_t id = sample(scratch_logits_.data(), n_vocab);
+    if (scratch_logits_[static_cast<size_t>(id)] == kRemoved) break;  // nothing left to draw
+    if (allowed(id)) return id;
+    rejected.push_back(id);
+  }
+  mask_.assign(static_cast<size_t>(n_vocab), 0);
+  fill_mask(mask_);
+  scratch_logits_.assign(logits, logits + n_vocab);
+  bool any = false;
+  for (int64_t i = 0; i < n_vocab; ++i) {
+    if (mask_[static_cast<size_t>(i)]) {
+      any = true;
+    } else {
+      scratch_logits_[static_cast<size_t>(i)] = kRemoved;
+    }
+  }
+  if (!any) return -1;
+  const int32_t id = sample(scratch_logits_.data(), n_vocab);
+  return mask_[static_cast<size_t>(id)] ? id : -1;
 }
 
 }  // namespace r1

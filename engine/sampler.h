@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <random>
 #include <vector>
 
@@ -32,6 +33,14 @@ class Sampler {
   // Chooses a token from logits (n_vocab); may modify logits in place. Records nothing: call
   // accept() with the token actually emitted (which may be a forced one).
   int32_t sample(float* logits, int64_t n_vocab);
+  // Samples among the tokens `allowed` accepts (grammar-constrained decoding). Draws as
+  // sample() does; a rejected draw removes that token and draws again, which for greedy
+  // decoding is exactly the best allowed token. After a few rejections it asks `fill_mask` for
+  // the whole allowed set (mask[id] = 1) and samples from that. `logits` is left unchanged.
+  // Returns -1 when no token is allowed.
+  int32_t sample_constrained(const float* logits, int64_t n_vocab,
+                             const std::function<bool(int32_t)>& allowed,
+                             const std::function<void(std::vector<uint8_t>&)>& fill_mask);
   void accept(int32_t token);
   void reset_history() { history_.clear(); }
   const SamplerParams& params() const { return params_; }
@@ -47,6 +56,8 @@ class Sampler {
     float logit;
   };
   std::vector<Candidate> candidates_;
+  std::vector<float> scratch_logits_;  // (n_vocab) working copy for sample_constrained
+  std::vector<uint8_t> mask_;          // (n_vocab) 1 = allowed
 };
 
 int32_t argmax(const float* logits, int64_t n);

@@ -3,7 +3,9 @@
 #   1. Debian packages that are missing (apt-get update only when something must be installed),
 #   2. PyPI tools for tests (gguf, numpy) when missing,
 #   3. a Release build in build/ (CMake + Ninja),
-#   4. the default model into the cache outside the work tree (r1 models fetch),
+#   4. the default model and the all-MiniLM-L6-v2 embedding model into the cache outside the
+#      work tree (r1 models fetch; the embedding model is converted to GGUF on first fetch by
+#      scripts/convert_minilm.py, which needs the gguf and numpy installed in step 2),
 #   5. derived test models (an F16 copy of the default model, tiny random-weight GGUFs, the
 #      R1-Distill-Qwen vocabulary as a vocab-only GGUF).
 # Environment: R1_BUILD_DIR (default build), R1_MODELS_DIR (default ~/.cache/r1/models).
@@ -45,9 +47,11 @@ fi
 cmake --build "$BUILD_DIR" -j "$(nproc)"
 
 "$BUILD_DIR/r1" models fetch
+"$BUILD_DIR/r1" models fetch all-minilm-l6-v2
 MODELS_DIR=${R1_MODELS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/r1/models}
 python3 scripts/derive_models.py "$MODELS_DIR"
 python3 scripts/make_vocab_gguf.py "$MODELS_DIR"
+python3 scripts/make_tiny_r1.py "$MODELS_DIR"
 if [[ ! -f tests/data/models/tiny-qwen2.f32.gguf ]]; then
   python3 scripts/make_tiny_models.py tests/data/models >/dev/null
 fi
