@@ -20,6 +20,14 @@ APT_PACKAGES=(
   libcli11-dev            # command-line parsing
   doctest-dev             # unit tests
   libssl-dev              # SHA-256 of model files
+  libyaml-cpp-dev         # agent specs (YAML with line and column marks)
+  libsqlite3-dev          # agent memory, audit, retrieval metadata (FTS5 compiled in)
+  libfaiss-dev            # vector search
+  libcpp-httplib-dev      # HTTP server and remote engines
+  libgumbo-dev            # HTML ingestion
+  libpoppler-cpp-dev      # PDF ingestion
+  bubblewrap              # sandbox for the command tool
+  sqlite3-doc             # the research assistant's sample corpus (SQLite's HTML docs)
 )
 
 missing=()
