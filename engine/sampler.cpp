@@ -44,6 +44,10 @@ void Sampler::apply_penalties(float* logits, int64_t n_vocab) const {
 
 int32_t Sampler::sample(float* logits, int64_t n_vocab) {
   apply_penalties(logits, n_vocab);
+  return sample_penalized(logits, n_vocab);
+}
+
+int32_t Sampler::sample_penalized(float* logits, int64_t n_vocab) {
   if (params_.temperature <= 0.0f) return argmax(logits, n_vocab);
 
   candidates_.resize(static_cast<size_t>(n_vocab));
@@ -104,30 +108,31 @@ int32_t Sampler::sample(float* logits, int64_t n_vocab) {
 int32_t Sampler::sample_constrained(const float* logits, int64_t n_vocab,
                                     const std::function<bool(int32_t)>& allowed,
                                     const std::function<void(std::vector<uint8_t>&)>& fill_mask) {
-  constexpr int kMaxRejections = 16;
+  // Most draws are allowed (a model mostly wants what the grammar wants), so try a few draws,
+  // removing each rejected token, before paying for a mask over the whole vocabulary.
+  constexpr int kMaxRejections = 8;
   constexpr float kRemoved = -std::numeric_limits<float>::infinity();
-  std::vector<int32_t> rejected;
+  scratch_logits_.assign(logits, logits + n_vocab);
+  apply_penalties(scratch_logits_.data(), n_vocab);
+  penalized_.assign(scratch_logits_.begin(), scratch_logits_.end());
   for (int attempt = 0; attempt < kMaxRejections; ++attempt) {
-    scratch_logits_.assign(logits, logits + n_vocab);
-    for (int32_t id : rejected) scratch_logits_[static_cast<size_t>(id)] = kRemoved;
-    const int32_t id = sample(scratch_logits_.data(), n_vocab);
+    const int32_t id = sample_penalized(scratch_logits_.data(), n_vocab);
     if (scratch_logits_[static_cast<size_t>(id)] == kRemoved) break;  // nothing left to draw
     if (allowed(id)) return id;
-    rejected.push_back(id);
+    scratch_logits_[static_cast<size_t>(id)] = kRemoved;
   }
   mask_.assign(static_cast<size_t>(n_vocab), 0);
   fill_mask(mask_);
-  scratch_logits_.assign(logits, logits + n_vocab);
   bool any = false;
   for (int64_t i = 0; i < n_vocab; ++i) {
     if (mask_[static_cast<size_t>(i)]) {
       any = true;
     } else {
-      scratch_logits_[static_cast<size_t>(i)] = kRemoved;
+      penalized_[static_cast<size_t>(i)] = kRemoved;
     }
   }
   if (!any) return -1;
-  const int32_t id = sample(scratch_logits_.data(), n_vocab);
+  const int32_t id = sample_penalized(penalized_.data(), n_vocab);
   return mask_[static_cast<size_t>(id)] ? id : -1;
 }
 

@@ -47,6 +47,7 @@ class Sampler {
 
  private:
   void apply_penalties(float* logits, int64_t n_vocab) const;
+  int32_t sample_penalized(float* logits, int64_t n_vocab);  // sample() after the penalties
 
   SamplerParams params_;
   std::mt19937_64 rng_;
@@ -57,6 +58,7 @@ class Sampler {
   };
   std::vector<Candidate> candidates_;
   std::vector<float> scratch_logits_;  // (n_vocab) working copy for sample_constrained
+  std::vector<float> penalized_;       // (n_vocab) penalized logits, for the masked draw
   std::vector<uint8_t> mask_;          // (n_vocab) 1 = allowed
 };
 

@@ -110,4 +110,50 @@ TEST_CASE("repetition, presence and frequency penalties lower seen tokens") {
   CHECK(pr.sample(l3.data(), 2) == 0);
 }
 
+TEST_CASE("constrained sampling: greedy gives the best allowed token, whatever its rank") {
+  SamplerParams p;
+  p.temperature = 0.0f;
+  // Logits fall with the id; only ids divisible by `step` are allowed.
+  for (int step : {1, 3, 9, 50, 199}) {
+    CAPTURE(step);
+    Sampler s(p);
+    std::vector<float> l(200);
+    for (int i = 0; i < 200; ++i) l[i] = 10.0f - 0.01f * static_cast<float>(i);
+    const std::vector<float> before = l;
+    int mask_calls = 0;
+    const int32_t id = s.sample_constrained(
+        l.data(), 200, [&](int32_t t) { return t > 0 && t % step == 0; },
+        [&](std::vector<uint8_t>& m) {
+          ++mask_calls;
+          for (int i = 0; i < 200; ++i) m[i] = i > 0 && i % step == 0;
+        });
+    CHECK(id == step);
+    CHECK(l == before);                       // the caller's logits are left alone
+    CHECK(mask_calls == (step > 8 ? 1 : 0));  // a mask only after several rejections
+  }
+}
+
+TEST_CASE("constrained sampling: draws only allowed tokens, in proportion, and -1 when none is") {
+  SamplerParams p;
+  p.temperature = 1.0f;
+  p.top_k = 0;
+  p.top_p = 1.0f;
+  p.min_p = 0.0f;
+  p.seed = 7;
+  Sampler s(p);
+  // Four equally likely tokens; 0 and 2 are allowed: each should get about half the draws.
+  std::vector<float> l = {1.0f, 1.0f, 1.0f, 1.0f};
+  auto allowed = [](int32_t t) { return t == 0 || t == 2; };
+  auto mask = [](std::vector<uint8_t>& m) { m = {1, 0, 1, 0}; };
+  std::map<int32_t, int> counts;
+  for (int i = 0; i < 2000; ++i) ++counts[s.sample_constrained(l.data(), 4, allowed, mask)];
+  CHECK(counts.size() == 2);
+  CHECK(counts[0] + counts[2] == 2000);
+  CHECK(std::abs(counts[0] - 1000) < 150);
+
+  auto none = [](int32_t) { return false; };
+  auto empty = [](std::vector<uint8_t>& m) { std::fill(m.begin(), m.end(), 0); };
+  CHECK(s.sample_constrained(l.data(), 4, none, empty) == -1);
+}
+
 }  // namespace r1
