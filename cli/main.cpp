@@ -10,6 +10,7 @@
 #include <sstream>
 #include <string>
 
+#include "cli/agent_command.h"
 #include "cli/commands.h"
 #include "cli/embed_command.h"
 
@@ -55,6 +56,7 @@ int main(int argc, char** argv) {
   bench_cmd->add_flag("--json", bench.json, "Print JSON instead of a table");
 
   CLI::App* embed_cmd = r1::cli::add_embed_command(app);
+  r1::cli::AgentCommands agent_cmds = r1::cli::add_agent_commands(app);
 
   CLI::App* models = app.add_subcommand("models", "Manage the local model cache");
   models->require_subcommand(1);
@@ -81,6 +83,8 @@ int main(int argc, char** argv) {
   if (chat_cmd->parsed()) return r1::cli::run_chat(chat);
   if (bench_cmd->parsed()) return r1::cli::run_bench(bench);
   if (embed_cmd->parsed()) return r1::cli::run_embed_command();
+  if (agent_cmds.run->parsed()) return r1::cli::run_agent_command();
+  if (agent_cmds.audit_verify->parsed()) return r1::cli::run_audit_verify_command();
   if (fetch->parsed()) return r1::cli::run_models_fetch(fetch_name);
   if (list->parsed()) return r1::cli::run_models_list();
   return 2;

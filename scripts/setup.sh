@@ -47,9 +47,14 @@ if ! python3 -c "import gguf, numpy" 2>/dev/null; then
   echo "setup: installing PyPI test tools (gguf, numpy)"
   python3 -m pip install --quiet gguf numpy
 fi
-# The RemoteEngine test's peer: llama-cpp-python's OpenAI-compatible server. Only its server
-# extras, never `llama-cpp-python[server]` (that would rebuild llama.cpp).
-if python3 -c "import llama_cpp" 2>/dev/null && ! python3 -c "import uvicorn, fastapi, sse_starlette, starlette_context, pydantic_settings, yaml" 2>/dev/null; then
+# The RemoteEngine test's peer: llama-cpp-python's OpenAI-compatible server. On a fresh machine
+# pip builds llama.cpp from source once (several minutes on 2 cores); then only its server
+# extras are added, never `llama-cpp-python[server]` (that would rebuild llama.cpp).
+if ! python3 -c "import llama_cpp" 2>/dev/null; then
+  echo "setup: installing llama-cpp-python (test peer; builds llama.cpp from source once)"
+  python3 -m pip install --quiet llama-cpp-python
+fi
+if ! python3 -c "import uvicorn, fastapi, sse_starlette, starlette_context, pydantic_settings, yaml" 2>/dev/null; then
   echo "setup: installing llama-cpp-python server deps (uvicorn, fastapi, sse-starlette, ...)"
   python3 -m pip install --quiet uvicorn 'fastapi>=0.100.0' 'pydantic-settings>=2.0.1' 'sse-starlette>=1.6.1' 'starlette-context>=0.3.6,<0.4' 'PyYAML>=5.1'
 fi
