@@ -1,5 +1,6 @@
 #include "agent/agent.h"
 
+#include <algorithm>
 #include <chrono>
 #include <future>
 #include <set>
@@ -163,9 +164,8 @@ Result<std::unique_ptr<Agent>> Agent::create(const AgentSpec& spec, Engine& engi
   Result<Redactor> redactor =
       Redactor::create(spec.policies.redact_builtin, spec.policies.redact_patterns);
   if (!redactor) return redactor.status();
-  return std::unique_ptr<Agent>(new Agent(spec, engine, tools, store,
-                                          policy_from_spec(spec.policies),
-                                          std::move(redactor.value())));
+  return std::unique_ptr<Agent>(new Agent(
+      spec, engine, tools, store, policy_from_spec(spec.policies), std::move(redactor.value())));
 }
 
 Result<RunResult> Agent::run(const RunOptions& opts) {
@@ -252,8 +252,11 @@ Result<RunResult> Agent::run(const RunOptions& opts) {
     rr.answer = answer;
     rr.error = error;
     R1_RETURN_IF_ERROR(store_.end_run(rr.run_id, reason, answer));
-    nlohmann::json payload = {{"event", "end"}, {"stop_reason", reason}, {"steps", rr.steps},
-                              {"tool_calls", rr.tool_calls}, {"tokens", rr.tokens}};
+    nlohmann::json payload = {{"event", "end"},
+                              {"stop_reason", reason},
+                              {"steps", rr.steps},
+                              {"tool_calls", rr.tool_calls},
+                              {"tokens", rr.tokens}};
     if (!error.empty()) payload["error"] = error;
     Result<int64_t> a = store_.audit(rr.run_id, "run", json_text(payload));
     if (!a) return a.status();
@@ -290,7 +293,8 @@ Result<RunResult> Agent::run(const RunOptions& opts) {
     assistant.run_id = rr.run_id;
     assistant.step = step;
     std::vector<ToolCall> calls;
-    for (const ToolCallRecord& tc : pending) calls.push_back({tc.call_id, tc.tool_name, tc.arguments_json});
+    for (const ToolCallRecord& tc : pending)
+      calls.push_back({tc.call_id, tc.tool_name, tc.arguments_json});
     assistant.tool_calls_json = calls_to_json(calls);
     rec.messages.push_back(assistant);
     for (size_t i = 0; i < pending.size(); ++i) {
@@ -308,9 +312,8 @@ Result<RunResult> Agent::run(const RunOptions& opts) {
       emit(ev);
       rr.tool_calls++;
     }
-    rec.audit.push_back({"tool_call", json_text({{"step", step},
-                                                 {"resumed", true},
-                                                 {"calls", pending.size()}})});
+    rec.audit.push_back(
+        {"tool_call", json_text({{"step", step}, {"resumed", true}, {"calls", pending.size()}})});
     R1_RETURN_IF_ERROR(store_.commit_step(rec));
     for (const StoredMessage& m : rec.messages) history.push_back(to_chat(m));
     ++step;
@@ -319,6 +322,7 @@ Result<RunResult> Agent::run(const RunOptions& opts) {
   // ---- the loop ------------------------------------------------------------------------------
   int32_t malformed = 0;
   int32_t denied_steps = 0;
+  std::vector<std::string> sources;  // "[n] citation" lines from search_documents results
   for (;;) {
     RunCounters counters;
     counters.steps = rr.steps;
@@ -388,8 +392,8 @@ Result<RunResult> Agent::run(const RunOptions& opts) {
       rec.run_id = rr.run_id;
       rec.step = step;
       rec.duration_ms = static_cast<int64_t>(seconds_since(step_t0) * 1000);
-      rec.audit.push_back({"model_call", json_text({{"step", step},
-                                                    {"error", r.status().message()}})});
+      rec.audit.push_back(
+          {"model_call", json_text({{"step", step}, {"error", r.status().message()}})});
       R1_RETURN_IF_ERROR(store_.commit_step(rec));
       return finish("error", "", r.status().message());
     }
@@ -413,13 +417,14 @@ Result<RunResult> Agent::run(const RunOptions& opts) {
     rec.reasoning_tokens = r->usage.reasoning_tokens;
     nlohmann::json call_names = nlohmann::json::array();
     for (const ToolCall& c : calls) call_names.push_back(c.name);
-    rec.audit.push_back({"model_call", json_text({{"step", step},
-                                                  {"prompt_tokens", r->usage.prompt_tokens},
-                                                  {"completion_tokens", r->usage.completion_tokens},
-                                                  {"reasoning_tokens", r->usage.reasoning_tokens},
-                                                  {"finish_reason", r->finish_reason},
-                                                  {"tool_calls", call_names},
-                                                  {"malformed_calls", r->tool_call_errors.size()}})});
+    rec.audit.push_back(
+        {"model_call", json_text({{"step", step},
+                                  {"prompt_tokens", r->usage.prompt_tokens},
+                                  {"completion_tokens", r->usage.completion_tokens},
+                                  {"reasoning_tokens", r->usage.reasoning_tokens},
+                                  {"finish_reason", r->finish_reason},
+                                  {"tool_calls", call_names},
+                                  {"malformed_calls", r->tool_call_errors.size()}})});
     StoredMessage assistant;
     assistant.role = "assistant";
     assistant.content = rec.content;
@@ -442,7 +447,14 @@ Result<RunResult> Agent::run(const RunOptions& opts) {
       if (r->tool_call_errors.empty()) {
         R1_RETURN_IF_ERROR(commit());
         if (r->finish_reason == "cancelled") return finish("cancelled", "", "");
-        return finish("final", rec.content, "");
+        std::string answer = rec.content;
+        // Retrieved passages the model saw are listed as its sources, so every answer cites
+        // what it was given even when a small model forgets to.
+        if (!sources.empty()) {
+          answer += "\n\nSources:";
+          for (const std::string& line : sources) answer += "\n" + line;
+        }
+        return finish("final", answer, "");
       }
       ++malformed;
       std::string what;
@@ -451,8 +463,9 @@ Result<RunResult> Agent::run(const RunOptions& opts) {
       }
       if (malformed > limits.max_malformed_calls) {
         R1_RETURN_IF_ERROR(commit());
-        return finish("error", "", "the model made malformed tool calls " +
-                                       std::to_string(malformed) + " times: " + what);
+        return finish(
+            "error", "",
+            "the model made malformed tool calls " + std::to_string(malformed) + " times: " + what);
       }
       StoredMessage fix;
       fix.role = "user";
@@ -483,8 +496,7 @@ Result<RunResult> Agent::run(const RunOptions& opts) {
       announce.call = p.call;
       emit(announce);
       Result<nlohmann::json> args = parse_json(r->tool_calls[i].arguments);
-      Decision d = decide(policy_, p.call.name,
-                          args ? *args : nlohmann::json::object());
+      Decision d = decide(policy_, p.call.name, args ? *args : nlohmann::json::object());
       std::string decision = decision_kind_name(d.kind);
       if (d.kind == Decision::Kind::kAsk) {
         const bool yes = opts.approve && opts.approve(p.call, d.reason);
@@ -496,8 +508,8 @@ Result<RunResult> Agent::run(const RunOptions& opts) {
           rr.tool_calls + approved >= limits.max_tool_calls) {
         d.kind = Decision::Kind::kDeny;
         decision = "deny";
-        d.reason = "the run's tool-call budget (" + std::to_string(limits.max_tool_calls) +
-                   ") is spent";
+        d.reason =
+            "the run's tool-call budget (" + std::to_string(limits.max_tool_calls) + ") is spent";
       }
       AgentEvent ev{AgentEvent::Kind::kPolicyDecision};
       ev.step = static_cast<int32_t>(step);
@@ -510,8 +522,8 @@ Result<RunResult> Agent::run(const RunOptions& opts) {
                                                 {"tool", p.call.name},
                                                 {"decision", decision},
                                                 {"reason", d.reason}})});
-      R1_RETURN_IF_ERROR(store_.tool_call_started(rr.run_id, step, p.call.id, p.call.name,
-                                                  p.call.arguments));
+      R1_RETURN_IF_ERROR(
+          store_.tool_call_started(rr.run_id, step, p.call.id, p.call.name, p.call.arguments));
       if (d.kind == Decision::Kind::kAllow) {
         p.run = true;
         ++approved;
@@ -531,11 +543,9 @@ Result<RunResult> Agent::run(const RunOptions& opts) {
     for (size_t i = 0; i < planned.size(); ++i) {
       if (!planned[i].run) continue;
       // Arguments as the model wrote them (validated by the engine); the stored copy is redacted.
-      planned[i].output = std::async(std::launch::async,
-                                     [this, name = planned[i].call.name,
-                                      args = r->tool_calls[i].arguments, ctx]() {
-                                       return tools_.run(name, args, ctx);
-                                     });
+      planned[i].output = std::async(
+          std::launch::async, [this, name = planned[i].call.name, args = r->tool_calls[i].arguments,
+                               ctx]() { return tools_.run(name, args, ctx); });
     }
     for (Planned& p : planned) {
       int64_t duration_ms = 0;
@@ -560,6 +570,23 @@ Result<RunResult> Agent::run(const RunOptions& opts) {
       ev.call = p.call;
       ev.status = p.status;
       ev.text = redactor_.redact(p.text);
+      if (p.call.name == "search_documents" && p.status == "ok") {
+        // Lines "[n] citation" of the search tool's output.
+        size_t at = 0;
+        while (at < p.text.size()) {
+          size_t end = p.text.find('\n', at);
+          if (end == std::string::npos) end = p.text.size();
+          const std::string line = p.text.substr(at, end - at);
+          if (line.size() > 3 && line[0] == '[' && line.find("] ") != std::string::npos &&
+              std::find(sources.begin(), sources.end(), line) == sources.end()) {
+            const std::string n = line.substr(1, line.find(']') - 1);
+            if (!n.empty() && n.find_first_not_of("0123456789") == std::string::npos) {
+              sources.push_back(line);
+            }
+          }
+          at = end + 1;
+        }
+      }
       emit(ev);
     }
     R1_RETURN_IF_ERROR(commit());

@@ -20,9 +20,8 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "agent/agent_spec.h"
 #include "core/status.h"
@@ -66,7 +65,7 @@ using ApprovalCallback = std::function<bool(const ToolCall& call, const std::str
 struct RunOptions {
   std::string input;                          // the user's message
   std::map<std::string, std::string> inputs;  // values for {placeholders} in the instructions
-  std::string session_id;     // continue this session; "" = memory.session decides
+  std::string session_id;                     // continue this session; "" = memory.session decides
   std::string resume_run_id;  // resume this interrupted run (input and session come from it)
   AgentEventCallback on_event;
   ApprovalCallback approve;  // null: "ask" decisions are denied (nobody can answer)

@@ -960,6 +960,7 @@ class Reader {
     std::vector<std::string> names;
     for (const ToolRef& t : spec.tools) names.push_back(t.name);
     for (const SubAgentSpec& a : spec.sub_agents) names.push_back(a.name);
+    if (!spec.retrieval.index.empty()) names.push_back("search_documents");  // retrieval's tool
     if (std::find(names.begin(), names.end(), choice) != names.end()) return Status::ok();
     MapView m;
     R1_RETURN_IF_ERROR(entries(top.get("model")->value, "model", nullptr, &m));

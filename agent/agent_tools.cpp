@@ -1,5 +1,6 @@
 #include "agent/agent_tools.h"
 
+#include "retrieval/search_tool.h"
 #include "tools/calculator.h"
 #include "tools/command.h"
 #include "tools/current_time.h"
@@ -87,6 +88,16 @@ Result<Tool> builtin_tool(const AgentSpec& spec, const std::string& name, FactSt
   } catch (const nlohmann::json::exception& e) {
     return Status::invalid(spec.file + ": tool_options." + name + ": " + e.what());
   }
+  if (name == "search_documents") {
+    if (spec.retrieval.index.empty()) {
+      return Status::invalid(spec.file + ": search_documents needs a retrieval: section (index)");
+    }
+    SearchToolOptions so;
+    so.index = spec.retrieval.index;
+    so.k = spec.retrieval.k;
+    so.mode = parse_search_mode(spec.retrieval.mode).value_or(SearchMode::kHybrid);
+    return make_search_documents_tool(so);
+  }
   return Status::not_found(name);
 }
 
@@ -108,9 +119,9 @@ Result<std::unique_ptr<ToolRegistry>> make_agent_tools(const AgentSpec& spec,
       h.timeout_s = ref.http->timeout_s;
       tool = make_declared_http_tool(ref.name, ref.description, ref.parameters, h);
     } else if (ref.command) {
-      tool = make_declared_command_tool(ref.name, ref.description, ref.parameters,
-                                        ref.command->argv, ref.command->timeout_s,
-                                        ref.command->max_output_bytes);
+      tool =
+          make_declared_command_tool(ref.name, ref.description, ref.parameters, ref.command->argv,
+                                     ref.command->timeout_s, ref.command->max_output_bytes);
     } else {
       for (const Tool& t : registered) {
         if (t.name == ref.name) tool = t;
@@ -127,12 +138,21 @@ Result<std::unique_ptr<ToolRegistry>> make_agent_tools(const AgentSpec& spec,
     if (!tool) {
       if (tool.status().code() == StatusCode::kNotFound && tool.status().message() == ref.name) {
         return Status::invalid(spec.file + ":" + std::to_string(ref.line) + ": unknown tool \"" +
-                               ref.name +
-                               "\" (not built in, not registered, not a sub-agent)");
+                               ref.name + "\" (not built in, not registered, not a sub-agent)");
       }
-      return Status::invalid(spec.file + ": tool \"" + ref.name + "\": " +
-                             tool.status().message());
+      return Status::invalid(spec.file + ": tool \"" + ref.name + "\": " + tool.status().message());
     }
+    Status st = reg->add(std::move(tool.value()));
+    if (!st) return Status::invalid(spec.file + ": " + st.message());
+  }
+  // A retrieval section gives the agent search_documents, named in `tools:` or not.
+  if (!spec.retrieval.index.empty() && !reg->find("search_documents")) {
+    SearchToolOptions so;
+    so.index = spec.retrieval.index;
+    so.k = spec.retrieval.k;
+    so.mode = parse_search_mode(spec.retrieval.mode).value_or(SearchMode::kHybrid);
+    Result<Tool> tool = make_search_documents_tool(so);
+    if (!tool) return Status::invalid(spec.file + ": retrieval: " + tool.status().message());
     Status st = reg->add(std::move(tool.value()));
     if (!st) return Status::invalid(spec.file + ": " + st.message());
   }
@@ -140,8 +160,9 @@ Result<std::unique_ptr<ToolRegistry>> make_agent_tools(const AgentSpec& spec,
   for (const SubAgentSpec& sub : spec.sub_agents) {
     if (reg->find(sub.name) || !sub_agents) continue;
     Result<Tool> tool = sub_agents(sub);
-    if (!tool) return Status::invalid(spec.file + ": sub-agent \"" + sub.name + "\": " +
-                                      tool.status().message());
+    if (!tool)
+      return Status::invalid(spec.file + ": sub-agent \"" + sub.name +
+                             "\": " + tool.status().message());
     Status st = reg->add(std::move(tool.value()));
     if (!st) return Status::invalid(spec.file + ": " + st.message());
   }

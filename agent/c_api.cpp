@@ -37,20 +37,26 @@ r1_runtime* r1_runtime_new(int threads) {
   }
 }
 
-void r1_runtime_free(r1_runtime* rt) { delete rt; }
+void r1_runtime_free(r1_runtime* rt) {
+  delete rt;
+}
 
-void r1_string_free(char* s) { std::free(s); }
+void r1_string_free(char* s) {
+  std::free(s);
+}
 
 int r1_runtime_register_tool(r1_runtime* rt, const char* name, const char* description,
                              const char* parameters_schema_json, r1_tool_fn fn, void* user_data,
                              char** error) {
-  if (!rt || !name || !fn) return fail(r1::Status::invalid("runtime, name and fn are required"), error);
+  if (!rt || !name || !fn)
+    return fail(r1::Status::invalid("runtime, name and fn are required"), error);
   r1::Tool tool;
   tool.name = name;
   tool.description = description ? description : "";
   if (parameters_schema_json) {
     r1::Result<nlohmann::json> schema = r1::parse_json(parameters_schema_json);
-    if (!schema) return fail(r1::Status::invalid("parameters: " + schema.status().message()), error);
+    if (!schema)
+      return fail(r1::Status::invalid("parameters: " + schema.status().message()), error);
     tool.parameters = *schema;
   }
   tool.handler = [fn, user_data](const nlohmann::json& args,
@@ -65,10 +71,10 @@ int r1_runtime_register_tool(r1_runtime* rt, const char* name, const char* descr
   return st ? 0 : fail(st, error);
 }
 
-int r1_run(r1_runtime* rt, const char* agent_yaml_path, const char* input,
-           const char* session_id, r1_event_fn on_event, void* user_data, char** result_json,
-           char** error) {
-  if (!rt || !agent_yaml_path) return fail(r1::Status::invalid("runtime and agent path are required"), error);
+int r1_run(r1_runtime* rt, const char* agent_yaml_path, const char* input, const char* session_id,
+           r1_event_fn on_event, void* user_data, char** result_json, char** error) {
+  if (!rt || !agent_yaml_path)
+    return fail(r1::Status::invalid("runtime and agent path are required"), error);
   try {
     r1::Result<r1::AgentSpec> spec = rt->runtime.load_agent(agent_yaml_path);
     if (!spec) return fail(spec.status(), error);
@@ -85,12 +91,15 @@ int r1_run(r1_runtime* rt, const char* agent_yaml_path, const char* input,
     r1::Result<r1::RunResult> r = rt->runtime.run(*spec, o);
     if (!r) return fail(r.status(), error);
     if (result_json) {
-      nlohmann::json j = {{"run_id", r->run_id},        {"session_id", r->session_id},
-                          {"stop_reason", r->stop_reason}, {"answer", r->answer},
-                          {"error", r->error},          {"steps", r->steps},
-                          {"tool_calls", r->tool_calls}, {"tokens", r->tokens}};
-      *result_json =
-          dup_string(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      nlohmann::json j = {{"run_id", r->run_id},
+                          {"session_id", r->session_id},
+                          {"stop_reason", r->stop_reason},
+                          {"answer", r->answer},
+                          {"error", r->error},
+                          {"steps", r->steps},
+                          {"tool_calls", r->tool_calls},
+                          {"tokens", r->tokens}};
+      *result_json = dup_string(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     }
     return 0;
   } catch (const std::exception& e) {

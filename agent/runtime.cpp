@@ -37,7 +37,8 @@ Status Runtime::register_tool(Tool tool) {
     return Status::invalid("tool name \"" + tool.name + "\" is not [A-Za-z0-9_.-]{1,64}");
   }
   for (const Tool& t : registered_) {
-    if (t.name == tool.name) return Status::invalid("tool \"" + tool.name + "\" is registered twice");
+    if (t.name == tool.name)
+      return Status::invalid("tool \"" + tool.name + "\" is registered twice");
   }
   // The registry checks the schema and handler; try it once here so errors come early.
   ToolRegistry probe;
@@ -80,8 +81,7 @@ Result<Engine*> Runtime::engine_for(const ModelSpec& m) {
   }
   Result<std::string> path = resolve_model_path(m.path);
   if (!path) return path.status();
-  const std::string key =
-      "native|" + *path + "|" + m.format + "|" + std::to_string(m.context);
+  const std::string key = "native|" + *path + "|" + m.format + "|" + std::to_string(m.context);
   auto it = engines_.find(key);
   if (it != engines_.end()) return static_cast<Engine*>(it->second.get());
   if (!pool_) pool_ = std::make_unique<ThreadPool>(options_.threads);
@@ -130,8 +130,7 @@ Result<RunResult> Runtime::run(const AgentSpec& spec, const RunOptions& options)
   return run_nested(spec, options, 0);
 }
 
-Result<RunResult> Runtime::run_nested(const AgentSpec& spec, const RunOptions& options,
-                                      int depth) {
+Result<RunResult> Runtime::run_nested(const AgentSpec& spec, const RunOptions& options, int depth) {
   Result<Engine*> engine = engine_for(spec.model);
   if (!engine) return engine.status();
   const std::string db = db_path_for(spec);
@@ -167,8 +166,8 @@ Result<RunResult> Runtime::run_nested(const AgentSpec& spec, const RunOptions& o
     t.handler = [this, child_spec, depth](const nlohmann::json& args,
                                           const ToolContext& ctx) -> Result<ToolOutput> {
       if (depth + 1 >= kMaxDepth) {
-        return tool_error("sub-agents are nested too deeply (at most " +
-                          std::to_string(kMaxDepth) + ")");
+        return tool_error("sub-agents are nested too deeply (at most " + std::to_string(kMaxDepth) +
+                          ")");
       }
       RunOptions o;
       o.input = args.value("task", "");

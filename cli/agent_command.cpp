@@ -135,8 +135,8 @@ int run_agent() {
   if (!json_events) {
     std::fputs("\n", stdout);
     std::fprintf(stderr, "r1: %s after %d steps, %d tool calls, %lld tokens (session %s, run %s)\n",
-                 r->stop_reason.c_str(), r->steps, r->tool_calls,
-                 static_cast<long long>(r->tokens), r->session_id.c_str(), r->run_id.c_str());
+                 r->stop_reason.c_str(), r->steps, r->tool_calls, static_cast<long long>(r->tokens),
+                 r->session_id.c_str(), r->run_id.c_str());
     if (!r->error.empty()) std::fprintf(stderr, "r1: %s\n", r->error.c_str());
   }
   return r->stop_reason == "final" ? 0 : 1;
@@ -166,8 +166,9 @@ AgentCommands add_agent_commands(CLI::App& app) {
   c.run->add_option("prompt", g_run.prompt, "The question (default: stdin)");
   c.run->add_option("--session", g_run.session, "Continue this session (its id)");
   c.run->add_option("--resume", g_run.resume, "Resume this interrupted run (its id)");
-  c.run->add_option("--approve", g_run.approve,
-                    "Calls a policy wants approved: ask (on the terminal), deny, allow")
+  c.run
+      ->add_option("--approve", g_run.approve,
+                   "Calls a policy wants approved: ask (on the terminal), deny, allow")
       ->check(CLI::IsMember({"ask", "deny", "allow"}));
   c.run->add_option("--events", g_run.events, "json: print one JSON event per line")
       ->check(CLI::IsMember({"json"}));
@@ -181,7 +182,11 @@ AgentCommands add_agent_commands(CLI::App& app) {
   return c;
 }
 
-int run_agent_command() { return run_agent(); }
-int run_audit_verify_command() { return run_audit_verify(); }
+int run_agent_command() {
+  return run_agent();
+}
+int run_audit_verify_command() {
+  return run_audit_verify();
+}
 
 }  // namespace r1::cli

@@ -10,8 +10,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s AGENT.yaml QUESTION\n", argv[0]);
     return 2;
   }
-  static const std::map<int, std::string> orders = {{1234, "shipped on 2026-11-20, arriving Friday"},
-                                                    {5678, "waiting for payment"}};
+  static const std::map<int, std::string> orders = {
+      {1234, "shipped on 2026-11-20, arriving Friday"}, {5678, "waiting for payment"}};
   r1::Runtime runtime;
   r1::Tool lookup;
   lookup.name = "lookup_order";
@@ -19,7 +19,8 @@ int main(int argc, char** argv) {
   lookup.parameters = {{"type", "object"},
                        {"properties", {{"order_id", {{"type", "integer"}, {"minimum", 1}}}}},
                        {"required", {"order_id"}}};
-  lookup.handler = [](const nlohmann::json& args, const r1::ToolContext&) -> r1::Result<r1::ToolOutput> {
+  lookup.handler = [](const nlohmann::json& args,
+                      const r1::ToolContext&) -> r1::Result<r1::ToolOutput> {
     auto it = orders.find(args.at("order_id").get<int>());
     if (it == orders.end()) return r1::tool_error("no such order");
     return r1::tool_ok("order " + std::to_string(it->first) + ": " + it->second);

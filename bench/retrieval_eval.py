@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""Labelled retrieval evaluation: recall@5 and nDCG@10 per search mode over an `r1` index.
+
+Questions (retrieval_eval.json) are phrased differently from the passages; a hit is relevant
+when its source file is one of the question's relevant files (binary gains; a file counts once:
+later hits from an already-credited file gain nothing). recall@5 = share of a question's relevant
+files among the top 5 hits' files; nDCG@10 over the first 10 hits.
+
+  r1 ingest /usr/share/doc/sqlite3 --index sqlite-docs
+  python3 bench/retrieval_eval.py --r1 build/r1 --index sqlite-docs [--json]
+"""
+import argparse, json, math, os, subprocess, sys
+
+here = os.path.dirname(os.path.abspath(__file__))
+
+
+def search(r1, index, q, mode, k):
+    out = subprocess.run([r1, "search", q, "--index", index, "--mode", mode, "-k", str(k), "--json"],
+                         check=True, capture_output=True, text=True).stdout
+    return [os.path.basename(h["path"]) for h in json.loads(out)["hits"]]
+
+
+def metrics(files, relevant):
+    rel = set(relevant)
+    recall5 = len(rel & set(files[:5])) / len(rel)
+    seen, dcg = set(), 0.0
+    for i, f in enumerate(files[:10]):
+        if f in rel and f not in seen:
+            seen.add(f)
+            dcg += 1.0 / math.log2(i + 2)
+    idcg = sum(1.0 / math.log2(i + 2) for i in range(min(len(rel), 10)))
+    return recall5, dcg / idcg
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--r1", default="build/r1")
+    ap.add_argument("--index", default="sqlite-docs")
+    ap.add_argument("--questions", default=os.path.join(here, "retrieval_eval.json"))
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    qs = json.load(open(a.questions))["questions"]
+    results = {}
+    for mode in ("keyword", "vector", "hybrid"):
+        r5, nd = [], []
+        for item in qs:
+            files = search(a.r1, a.index, item["q"], mode, 10)
+            x, y = metrics(files, item["relevant"])
+            r5.append(x)
+            nd.append(y)
+        results[mode] = {"recall@5": sum(r5) / len(r5), "nDCG@10": sum(nd) / len(nd), "n": len(qs)}
+    if a.json:
+        print(json.dumps(results))
+    else:
+        print(f"{'mode':8} {'recall@5':>9} {'nDCG@10':>8}  ({len(qs)} questions, index {a.index})")
+        for mode, m in results.items():
+            print(f"{mode:8} {m['recall@5']:9.3f} {m['nDCG@10']:8.3f}")
+
+
+if __name__ == "__main__":
+    main()
