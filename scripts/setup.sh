@@ -28,6 +28,7 @@ APT_PACKAGES=(
   libpoppler-cpp-dev      # PDF ingestion
   bubblewrap              # sandbox for the command tool
   sqlite3-doc             # the research assistant's sample corpus (SQLite's HTML docs)
+  ccache                  # rebuilds of clean clones reuse earlier compilations
 )
 
 missing=()
@@ -61,7 +62,7 @@ fi
 
 BUILD_DIR=${R1_BUILD_DIR:-build}
 if [[ ! -f "$BUILD_DIR/build.ninja" ]]; then
-  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release
+  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
 fi
 cmake --build "$BUILD_DIR" -j "$(nproc)"
 

@@ -8,7 +8,8 @@ scripts/setup.sh
 
 ASAN_DIR=${R1_ASAN_DIR:-build-asan}
 if [[ ! -f "$ASAN_DIR/build.ninja" ]]; then
-  cmake -S . -B "$ASAN_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DR1_SANITIZE=ON -DR1_CUDA=OFF
+  cmake -S . -B "$ASAN_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DR1_SANITIZE=ON -DR1_CUDA=OFF \
+    -DR1_EXAMPLES=OFF -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
 fi
 cmake --build "$ASAN_DIR" -j "$(nproc)" --target r1_tests
 echo "test: parser and malformed-input tests under ASan+UBSan"
