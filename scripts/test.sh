@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true  # one cache for every clone
 ASAN_DIR=${R1_ASAN_DIR:-build-asan}
 if [[ ! -f "$ASAN_DIR/build.ninja" ]]; then
   cmake -S . -B "$ASAN_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DR1_SANITIZE=ON -DR1_CUDA=OFF \
