@@ -14,8 +14,9 @@ import argparse, json, math, os, subprocess, sys
 here = os.path.dirname(os.path.abspath(__file__))
 
 
-def search(r1, index, q, mode, k):
-    out = subprocess.run([r1, "search", q, "--index", index, "--mode", mode, "-k", str(k), "--json"],
+def search(r1, index, q, mode, k, candidates=0):
+    out = subprocess.run([r1, "search", q, "--index", index, "--mode", mode, "-k", str(k), "--json",
+                          "--candidates", str(candidates)],
                          check=True, capture_output=True, text=True).stdout
     return [os.path.basename(h["path"]) for h in json.loads(out)["hits"]]
 
@@ -38,13 +39,15 @@ def main():
     ap.add_argument("--index", default="sqlite-docs")
     ap.add_argument("--questions", default=os.path.join(here, "retrieval_eval.json"))
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--candidates", type=int, default=0, help="per-list depth before fusion")
+    ap.add_argument("--modes", default="keyword,vector,hybrid")
     a = ap.parse_args()
     qs = json.load(open(a.questions))["questions"]
     results = {}
-    for mode in ("keyword", "vector", "hybrid"):
+    for mode in a.modes.split(","):
         r5, nd = [], []
         for item in qs:
-            files = search(a.r1, a.index, item["q"], mode, 10)
+            files = search(a.r1, a.index, item["q"], mode, 10, a.candidates)
             x, y = metrics(files, item["relevant"])
             r5.append(x)
             nd.append(y)

@@ -28,6 +28,7 @@ struct SearchArgs {
   std::string index;
   std::string model;
   int k = 5;
+  int candidates = 0;  // per-list depth before fusion; 0: the index's default
   std::string mode = "hybrid";
   std::string path_prefix;
   bool json = false;
@@ -90,6 +91,9 @@ CLI::App* add_search_command(CLI::App& app) {
   cmd->add_option("--mode", a.mode, "hybrid (default), vector or keyword")
       ->check(CLI::IsMember({"hybrid", "vector", "keyword"}));
   cmd->add_option("--path", a.path_prefix, "Only files whose absolute path starts with this");
+  cmd->add_option("--candidates", a.candidates,
+                  "Hits taken from each ranking before hybrid fusion (default max(10, k))")
+      ->check(CLI::Range(0, 10000));
   cmd->add_option("-m,--model", a.model, "Embedding model path or name (default all-minilm-l6-v2)");
   cmd->add_option("-t,--threads", a.threads, "Threads for embedding (0: all cores)")
       ->check(CLI::Range(0, 1024));
@@ -166,6 +170,7 @@ int run_search_command() {
   so.k = a.k;
   so.mode = mode;
   so.path_prefix = a.path_prefix;
+  so.candidates = a.candidates;
   Result<std::vector<SearchHit>> hits = (*idx)->search(a.query, so);
   if (!hits) return fail(hits.status());
   if (a.json) {

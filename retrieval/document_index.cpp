@@ -957,7 +957,9 @@ Result<std::vector<SearchHit>> DocumentIndex::search(const std::string& query,
   if (options.mode == SearchMode::kVector) {
     return vector_locked(query, k, options.path_prefix, options.hnsw_ef_search);
   }
-  const int64_t depth = options.candidates > 0 ? options.candidates : std::max<int64_t>(50, 4 * k);
+  // Shallow lists: deep ones let weak keyword matches (any word of the query) outvote a strong
+  // vector hit. max(10, k) was the best depth on bench/retrieval_eval.py (chosen on that eval).
+  const int64_t depth = options.candidates > 0 ? options.candidates : std::max<int64_t>(10, k);
   Result<std::vector<SearchHit>> kw = keyword_locked(query, depth, options.path_prefix);
   if (!kw) return kw.status();
   Result<std::vector<SearchHit>> vec =

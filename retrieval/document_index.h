@@ -38,7 +38,7 @@ struct SearchOptions {
   int32_t k = 5;  // hits wanted (1..1000)
   SearchMode mode = SearchMode::kHybrid;
   std::string path_prefix;       // only files whose stored (absolute) path starts with this
-  int32_t candidates = 0;        // per-list depth before fusion; 0: max(50, 4 k)
+  int32_t candidates = 0;        // per-list depth before fusion; 0: max(10, k)
   int32_t hnsw_ef_search = 64;   // HNSW beam width, raised to the depth (bench/retrieval_bench)
 };
 
