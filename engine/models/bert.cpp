@@ -39,6 +39,24 @@ Result<int64_t> required_int(const GgufFile& f, const std::string& key, int64_t 
   return static_cast<int64_t>(*v);
 }
 
+// y = x W^T for the targets (one matrix, or several whose outputs are adjacent column ranges
+// of one y in target order, as q | k | v): through the packed f32 GEMM when the weights were
+// packed at load, through the CPU matmul on the memory-mapped weights otherwise.
+void project(ThreadPool& pool, const PackedWeightsF32& packed, const float* x, int64_t n_tokens,
+             int64_t cols, const MatmulTarget* targets, int n_targets, ActivationBuffer& act) {
+  if (!packed.empty()) {
+    gemm_f32(pool, x, cols, n_tokens, packed, targets[0].y, targets[0].y_stride);
+    return;
+  }
+  quantize_activations(pool, targets[0].type, x, n_tokens, cols, act);
+  matmul(pool, act, targets, n_targets);
+}
+
+// Packs one matrix, or nothing when its type is not packable.
+PackedWeightsF32 pack_matrix(TensorType type, const void* data, int64_t rows, int64_t cols) {
+  return pack_gemm_weights(type, &data, &rows, 1, cols);
+}
+
 }  // namespace
 
 Result<std::unique_ptr<BertEncoder>> BertEncoder::load(const GgufFile& file) {
@@ -173,6 +191,12 @@ Result<std::unique_ptr<BertEncoder>> BertEncoder::load(const GgufFile& file) {
     R1_TRY_ASSIGN(l.ln_attn_b, vec(p + "attn_output_norm.bias", E));
     R1_TRY_ASSIGN(l.ln_out_w, vec(p + "layer_output_norm.weight", E));
     R1_TRY_ASSIGN(l.ln_out_b, vec(p + "layer_output_norm.bias", E));
+    const void* qkv_parts[3] = {l.wq.data, l.wk.data, l.wv.data};
+    const int64_t qkv_rows[3] = {E, E, E};
+    l.qkv_packed = pack_gemm_weights(l.wq.type, qkv_parts, qkv_rows, 3, E);
+    l.o_packed = pack_matrix(l.wo.type, l.wo.data, E, E);
+    l.up_packed = pack_matrix(l.w_up.type, l.w_up.data, c.n_ff, E);
+    l.down_packed = pack_matrix(l.w_down.type, l.w_down.data, E, c.n_ff);
   }
 #undef R1_TRY_ASSIGN
   return enc;
@@ -280,20 +304,18 @@ Status BertEncoder::encode(ThreadPool& pool, const int32_t* tokens, const int64_
 
   for (const Layer& l : layers_) {
     // q | k | v side by side: one pass over x for three matrices.
-    quantize_activations(pool, l.wq.type, s.x.data(), n_total, E, s.act);
     const MatmulTarget qkv[3] = {{l.wq.type, l.wq.data, E, s.qkv.data(), 3 * E},
                                  {l.wk.type, l.wk.data, E, s.qkv.data() + E, 3 * E},
                                  {l.wv.type, l.wv.data, E, s.qkv.data() + 2 * E, 3 * E}};
-    matmul(pool, s.act, qkv, 3);
+    project(pool, l.qkv_packed, s.x.data(), n_total, E, qkv, 3, s.act);
     pool.parallel_for(n_total, kTokenGrain, [&](int64_t begin, int64_t end, int) {
       for (int64_t t = begin; t < end; ++t)
         add_inplace(s.qkv.data() + t * 3 * E, l.bqkv.data(), 3 * E);
     });
     attention(pool, seq_lens, n_seqs, s);
 
-    quantize_activations(pool, l.wo.type, s.attn.data(), n_total, E, s.act);
     const MatmulTarget o{l.wo.type, l.wo.data, E, s.proj.data(), E};
-    matmul(pool, s.act, &o, 1);
+    project(pool, l.o_packed, s.attn.data(), n_total, E, &o, 1, s.act);
     pool.parallel_for(n_total, kTokenGrain, [&](int64_t begin, int64_t end, int) {
       for (int64_t t = begin; t < end; ++t) {
         float* x = s.x.data() + t * E;
@@ -303,9 +325,8 @@ Status BertEncoder::encode(ThreadPool& pool, const int32_t* tokens, const int64_
       }
     });
 
-    quantize_activations(pool, l.w_up.type, s.x.data(), n_total, E, s.act);
     const MatmulTarget up{l.w_up.type, l.w_up.data, c.n_ff, s.ff.data(), c.n_ff};
-    matmul(pool, s.act, &up, 1);
+    project(pool, l.up_packed, s.x.data(), n_total, E, &up, 1, s.act);
     pool.parallel_for(n_total, kTokenGrain, [&](int64_t begin, int64_t end, int) {
       for (int64_t t = begin; t < end; ++t) {
         float* f = s.ff.data() + t * c.n_ff;
@@ -313,9 +334,8 @@ Status BertEncoder::encode(ThreadPool& pool, const int32_t* tokens, const int64_
         gelu(f, c.n_ff);
       }
     });
-    quantize_activations(pool, l.w_down.type, s.ff.data(), n_total, c.n_ff, s.act);
     const MatmulTarget down{l.w_down.type, l.w_down.data, E, s.proj.data(), E};
-    matmul(pool, s.act, &down, 1);
+    project(pool, l.down_packed, s.ff.data(), n_total, c.n_ff, &down, 1, s.act);
     pool.parallel_for(n_total, kTokenGrain, [&](int64_t begin, int64_t end, int) {
       for (int64_t t = begin; t < end; ++t) {
         float* x = s.x.data() + t * E;

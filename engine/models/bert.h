@@ -4,8 +4,10 @@
 // load() reads the hyper-parameters, checks every tensor's presence, type and shape against
 // them and binds the weight matrices in place (they stay memory-mapped in the GgufFile, which
 // must outlive the encoder); embedding tables and matrices may be F32 or F16 (or any type the
-// CPU kernels support), norms and biases are copied to f32. Immutable after load(): encode() is
-// safe from several threads if each brings its own ThreadPool and BertScratch.
+// CPU kernels support), norms and biases are copied to f32. Matrices of a float type (F32,
+// F16, BF16) are also packed at load into f32 GEMM panels (kernels/cpu/gemm_f32.h; one more
+// f32 copy of them in memory), which the many-token products run on. Immutable after load():
+// encode() is safe from several threads if each brings its own ThreadPool and BertScratch.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +18,7 @@
 #include "core/status.h"
 #include "core/thread_pool.h"
 #include "engine/gguf.h"
+#include "kernels/cpu/gemm_f32.h"
 #include "kernels/cpu/matmul.h"
 
 namespace r1 {
@@ -74,6 +77,11 @@ class BertEncoder {
     std::vector<float> bo, b_up, b_down;      // (n_embd), (n_ff), (n_embd)
     std::vector<float> ln_attn_w, ln_attn_b;  // (n_embd) after attention
     std::vector<float> ln_out_w, ln_out_b;    // (n_embd) after the feed-forward
+    // The same matrices packed for gemm_f32 (empty when their type is not packable):
+    PackedWeightsF32 qkv_packed;   // (3 * n_embd, n_embd): wq | wk | wv stacked
+    PackedWeightsF32 o_packed;     // (n_embd, n_embd)
+    PackedWeightsF32 up_packed;    // (n_ff, n_embd)
+    PackedWeightsF32 down_packed;  // (n_embd, n_ff)
   };
 
   BertEncoder() = default;

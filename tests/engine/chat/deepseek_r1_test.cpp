@@ -166,7 +166,7 @@ TEST_CASE("chat/deepseek-r1: every listed spelling of the delimiters is accepted
   CHECK(d.sep[0] == "<｜tool▁sep｜>");
   CHECK(d.call_end[0] == "<｜tool▁call▁end｜>");
   CHECK(d.calls_end[0] == "<｜tool▁calls▁end｜>");
-  for (const std::string& s :
+  for (const char* s :
        {"<｜tool_calls_begin｜>", "<｜tool calls begin｜>", "<｜tool\\_calls\\_begin｜>",
         "<｜tool▁calls｜>", "<|tool_calls_begin|>", "<｜tool▁calls_begin｜>"}) {
     CHECK(std::find(d.calls_begin.begin(), d.calls_begin.end(), s) != d.calls_begin.end());
