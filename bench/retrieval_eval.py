@@ -14,9 +14,10 @@ import argparse, json, math, os, subprocess, sys
 here = os.path.dirname(os.path.abspath(__file__))
 
 
-def search(r1, index, q, mode, k, candidates=0):
+def search(r1, index, q, mode, k, candidates=0, keyword_weight=-1):
+    extra = ["--keyword-weight", str(keyword_weight)] if keyword_weight >= 0 else []
     out = subprocess.run([r1, "search", q, "--index", index, "--mode", mode, "-k", str(k), "--json",
-                          "--candidates", str(candidates)],
+                          "--candidates", str(candidates)] + extra,
                          check=True, capture_output=True, text=True).stdout
     return [os.path.basename(h["path"]) for h in json.loads(out)["hits"]]
 
@@ -41,13 +42,14 @@ def main():
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--candidates", type=int, default=0, help="per-list depth before fusion")
     ap.add_argument("--modes", default="keyword,vector,hybrid")
+    ap.add_argument("--keyword-weight", type=float, default=-1, help="hybrid fusion weight")
     a = ap.parse_args()
     qs = json.load(open(a.questions))["questions"]
     results = {}
     for mode in a.modes.split(","):
         r5, nd = [], []
         for item in qs:
-            files = search(a.r1, a.index, item["q"], mode, 10, a.candidates)
+            files = search(a.r1, a.index, item["q"], mode, 10, a.candidates, a.keyword_weight)
             x, y = metrics(files, item["relevant"])
             r5.append(x)
             nd.append(y)

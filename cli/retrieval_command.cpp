@@ -28,7 +28,8 @@ struct SearchArgs {
   std::string index;
   std::string model;
   int k = 5;
-  int candidates = 0;  // per-list depth before fusion; 0: the index's default
+  int candidates = 0;          // per-list depth before fusion; 0: the index's default
+  double keyword_weight = -1;  // < 0: the index's default
   std::string mode = "hybrid";
   std::string path_prefix;
   bool json = false;
@@ -94,6 +95,9 @@ CLI::App* add_search_command(CLI::App& app) {
   cmd->add_option("--candidates", a.candidates,
                   "Hits taken from each ranking before hybrid fusion (default max(10, k))")
       ->check(CLI::Range(0, 10000));
+  cmd->add_option("--keyword-weight", a.keyword_weight,
+                  "Weight of the keyword ranking in hybrid fusion (vector: 1)")
+      ->check(CLI::Range(0.0, 100.0));
   cmd->add_option("-m,--model", a.model, "Embedding model path or name (default all-minilm-l6-v2)");
   cmd->add_option("-t,--threads", a.threads, "Threads for embedding (0: all cores)")
       ->check(CLI::Range(0, 1024));
@@ -171,6 +175,7 @@ int run_search_command() {
   so.mode = mode;
   so.path_prefix = a.path_prefix;
   so.candidates = a.candidates;
+  if (a.keyword_weight >= 0) so.keyword_weight = a.keyword_weight;
   Result<std::vector<SearchHit>> hits = (*idx)->search(a.query, so);
   if (!hits) return fail(hits.status());
   if (a.json) {

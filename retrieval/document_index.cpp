@@ -976,7 +976,7 @@ Result<std::vector<SearchHit>> DocumentIndex::search(const std::string& query,
     by_id.emplace(h.chunk_id, std::move(h));
   }
   std::vector<SearchHit> hits;
-  for (const FusedItem& item : reciprocal_rank_fusion(lists)) {
+  for (const FusedItem& item : reciprocal_rank_fusion(lists, kRrfK, {1.0, options.keyword_weight})) {
     if (static_cast<int64_t>(hits.size()) >= k) break;
     SearchHit h = std::move(by_id[item.id]);
     h.score = item.score;

@@ -37,9 +37,10 @@ std::optional<SearchMode> parse_search_mode(const std::string& name);
 struct SearchOptions {
   int32_t k = 5;  // hits wanted (1..1000)
   SearchMode mode = SearchMode::kHybrid;
-  std::string path_prefix;       // only files whose stored (absolute) path starts with this
-  int32_t candidates = 0;        // per-list depth before fusion; 0: max(10, k)
-  int32_t hnsw_ef_search = 64;   // HNSW beam width, raised to the depth (bench/retrieval_bench)
+  std::string path_prefix;      // only files whose stored (absolute) path starts with this
+  int32_t candidates = 0;       // per-list depth before fusion; 0: max(10, k)
+  double keyword_weight = 1.0;  // hybrid: the keyword list's weight in the fusion (vector: 1)
+  int32_t hnsw_ef_search = 64;  // HNSW beam width, raised to the depth (bench/retrieval_bench)
 };
 
 struct SearchHit {

@@ -11,13 +11,15 @@ namespace r1 {
 
 struct FusedItem {
   int64_t id = 0;
-  double score = 0;  // sum of 1 / (k + rank) over the lists holding `id`
+  double score = 0;  // sum of weight / (k + rank) over the lists holding `id`
 };
 
 constexpr double kRrfK = 60.0;
 
 // Each list: ids best first (duplicates within a list count at their best rank only).
+// weights[l] scales list l's contributions (weighted RRF); missing weights are 1.
 std::vector<FusedItem> reciprocal_rank_fusion(const std::vector<std::vector<int64_t>>& lists,
-                                              double k = kRrfK);
+                                              double k = kRrfK,
+                                              const std::vector<double>& weights = {});
 
 }  // namespace r1

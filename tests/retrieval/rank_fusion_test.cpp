@@ -35,5 +35,19 @@ TEST_CASE("rank fusion: ties keep first appearance, duplicates count once, k is 
   CHECK(reciprocal_rank_fusion({}).empty());
 }
 
+TEST_CASE("rank fusion: weights scale each list and missing weights are 1") {
+  // 3 is second in both lists; 1 and 2 lead one list each, 2 in the half-weight one.
+  const auto low = reciprocal_rank_fusion({{1, 3}, {2, 3}}, kRrfK, {1.0, 0.5});
+  CHECK(low[0].id == 3);  // 1/62 + 0.5/62 beats 1/61
+  CHECK(low[0].score == doctest::Approx(1.5 / 62).epsilon(1e-12));
+  CHECK(low[1].id == 1);
+  CHECK(low[2].id == 2);
+  CHECK(low[2].score == doctest::Approx(0.5 / 61).epsilon(1e-12));
+  const auto high = reciprocal_rank_fusion({{1}, {2}}, kRrfK, {1.0, 2.0});
+  CHECK(high[0].id == 2);
+  const auto partial = reciprocal_rank_fusion({{1}, {2}}, kRrfK, {0.5});
+  CHECK(partial[0].id == 2);  // list 1 keeps weight 1
+}
+
 }  // namespace
 }  // namespace r1
