@@ -322,7 +322,7 @@ Result<RunResult> Agent::run(const RunOptions& opts) {
   // ---- the loop ------------------------------------------------------------------------------
   int32_t malformed = 0;
   int32_t denied_steps = 0;
-  std::vector<std::string> sources;  // "[n] citation" lines from search_documents results
+  std::vector<std::string> sources;  // "[n] citation" of passages tools returned (metadata)
   for (;;) {
     RunCounters counters;
     counters.steps = rr.steps;
@@ -554,7 +554,19 @@ Result<RunResult> Agent::run(const RunOptions& opts) {
         const bool timed_out = out.metadata.is_object() && out.metadata.value("timed_out", false);
         p.status = timed_out ? "timeout" : out.is_error ? "error" : "ok";
         p.text = out.content;
-        if (out.metadata.is_object()) duration_ms = out.metadata.value("duration_ms", int64_t{0});
+        if (out.metadata.is_object()) {
+          duration_ms = out.metadata.value("duration_ms", int64_t{0});
+          // Tools that return passages (search_documents) list their citations here.
+          if (!out.is_error && out.metadata.contains("citations") &&
+              out.metadata["citations"].is_array()) {
+            for (const nlohmann::json& c : out.metadata["citations"]) {
+              if (c.is_string() && std::find(sources.begin(), sources.end(),
+                                             c.get<std::string>()) == sources.end()) {
+                sources.push_back(c.get<std::string>());
+              }
+            }
+          }
+        }
         ++rr.tool_calls;
       }
       rec.tool_results.push_back({p.call.id, p.status, redactor_.redact(p.text), duration_ms});
@@ -570,23 +582,6 @@ Result<RunResult> Agent::run(const RunOptions& opts) {
       ev.call = p.call;
       ev.status = p.status;
       ev.text = redactor_.redact(p.text);
-      if (p.call.name == "search_documents" && p.status == "ok") {
-        // Lines "[n] citation" of the search tool's output.
-        size_t at = 0;
-        while (at < p.text.size()) {
-          size_t end = p.text.find('\n', at);
-          if (end == std::string::npos) end = p.text.size();
-          const std::string line = p.text.substr(at, end - at);
-          if (line.size() > 3 && line[0] == '[' && line.find("] ") != std::string::npos &&
-              std::find(sources.begin(), sources.end(), line) == sources.end()) {
-            const std::string n = line.substr(1, line.find(']') - 1);
-            if (!n.empty() && n.find_first_not_of("0123456789") == std::string::npos) {
-              sources.push_back(line);
-            }
-          }
-          at = end + 1;
-        }
-      }
       emit(ev);
     }
     R1_RETURN_IF_ERROR(commit());

@@ -54,6 +54,15 @@ std::vector<std::string> string_list(const nlohmann::json& o, const char* key) {
   return out;
 }
 
+// The spec's retrieval section as search_documents options.
+SearchToolOptions search_options(const AgentSpec& spec) {
+  SearchToolOptions so;
+  so.index = spec.retrieval.index;
+  so.k = spec.retrieval.k;
+  so.mode = parse_search_mode(spec.retrieval.mode).value_or(SearchMode::kHybrid);
+  return so;
+}
+
 Result<Tool> builtin_tool(const AgentSpec& spec, const std::string& name, FactStore* facts) {
   const nlohmann::json o = options_for(spec, name);
   try {
@@ -92,11 +101,7 @@ Result<Tool> builtin_tool(const AgentSpec& spec, const std::string& name, FactSt
     if (spec.retrieval.index.empty()) {
       return Status::invalid(spec.file + ": search_documents needs a retrieval: section (index)");
     }
-    SearchToolOptions so;
-    so.index = spec.retrieval.index;
-    so.k = spec.retrieval.k;
-    so.mode = parse_search_mode(spec.retrieval.mode).value_or(SearchMode::kHybrid);
-    return make_search_documents_tool(so);
+    return make_search_documents_tool(search_options(spec));
   }
   return Status::not_found(name);
 }
@@ -108,6 +113,10 @@ Result<std::unique_ptr<ToolRegistry>> make_agent_tools(const AgentSpec& spec,
                                                        FactStore* facts,
                                                        const SubAgentToolFactory& sub_agents) {
   auto reg = std::make_unique<ToolRegistry>();
+  auto add = [&](Tool tool) -> Status {
+    Status st = reg->add(std::move(tool));
+    return st ? st : Status::invalid(spec.file + ": " + st.message());
+  };
   for (const ToolRef& ref : spec.tools) {
     Result<Tool> tool = Status::not_found(ref.name);
     if (ref.http) {
@@ -142,19 +151,13 @@ Result<std::unique_ptr<ToolRegistry>> make_agent_tools(const AgentSpec& spec,
       }
       return Status::invalid(spec.file + ": tool \"" + ref.name + "\": " + tool.status().message());
     }
-    Status st = reg->add(std::move(tool.value()));
-    if (!st) return Status::invalid(spec.file + ": " + st.message());
+    R1_RETURN_IF_ERROR(add(std::move(tool.value())));
   }
   // A retrieval section gives the agent search_documents, named in `tools:` or not.
   if (!spec.retrieval.index.empty() && !reg->find("search_documents")) {
-    SearchToolOptions so;
-    so.index = spec.retrieval.index;
-    so.k = spec.retrieval.k;
-    so.mode = parse_search_mode(spec.retrieval.mode).value_or(SearchMode::kHybrid);
-    Result<Tool> tool = make_search_documents_tool(so);
+    Result<Tool> tool = make_search_documents_tool(search_options(spec));
     if (!tool) return Status::invalid(spec.file + ": retrieval: " + tool.status().message());
-    Status st = reg->add(std::move(tool.value()));
-    if (!st) return Status::invalid(spec.file + ": " + st.message());
+    R1_RETURN_IF_ERROR(add(std::move(tool.value())));
   }
   // Sub-agents are tools whether or not `tools:` names them.
   for (const SubAgentSpec& sub : spec.sub_agents) {
@@ -163,8 +166,7 @@ Result<std::unique_ptr<ToolRegistry>> make_agent_tools(const AgentSpec& spec,
     if (!tool)
       return Status::invalid(spec.file + ": sub-agent \"" + sub.name +
                              "\": " + tool.status().message());
-    Status st = reg->add(std::move(tool.value()));
-    if (!st) return Status::invalid(spec.file + ": " + st.message());
+    R1_RETURN_IF_ERROR(add(std::move(tool.value())));
   }
   return reg;
 }

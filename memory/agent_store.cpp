@@ -378,6 +378,27 @@ Result<sqlite3_stmt*> AgentStore::prepare(const char* sql) {
   if (!var##_stmt) return var##_stmt.status(); \
   Query var(*var##_stmt)
 
+// The columns tool_call_from_row reads, in its order.
+#define R1_TOOL_CALL_COLUMNS                                                            \
+  "run_id, step, call_id, tool_name, arguments_json, status, result_text, started_at, " \
+  "duration_ms"
+
+namespace {
+ToolCallRecord tool_call_from_row(const Query& q) {
+  ToolCallRecord t;
+  t.run_id = q.text(0);
+  t.step = q.i64(1);
+  t.call_id = q.text(2);
+  t.tool_name = q.text(3);
+  t.arguments_json = q.text(4);
+  t.status = q.text(5);
+  t.result_text = q.text(6);
+  t.started_at = q.i64(7);
+  t.duration_ms = q.i64(8);
+  return t;
+}
+}  // namespace
+
 #define R1_BEGIN(txn)     \
   Transaction txn(*this); \
   if (!txn.status().is_ok()) return txn.status()
@@ -633,24 +654,12 @@ Status AgentStore::end_run(const std::string& run_id, const std::string& stop_re
 }
 
 Result<std::vector<ToolCallRecord>> AgentStore::load_tool_calls(const std::string& run_id) {
-  R1_PREPARE(q,
-             "SELECT run_id, step, call_id, tool_name, arguments_json, status, result_text, "
-             "started_at, duration_ms FROM tool_calls WHERE run_id = ?1 ORDER BY rowid");
+  R1_PREPARE(q, "SELECT " R1_TOOL_CALL_COLUMNS " FROM tool_calls WHERE run_id = ?1 ORDER BY rowid");
   q.bind(1, run_id);
   std::vector<ToolCallRecord> out;
   int rc;
   while ((rc = q.step()) == SQLITE_ROW) {
-    ToolCallRecord t;
-    t.run_id = q.text(0);
-    t.step = q.i64(1);
-    t.call_id = q.text(2);
-    t.tool_name = q.text(3);
-    t.arguments_json = q.text(4);
-    t.status = q.text(5);
-    t.result_text = q.text(6);
-    t.started_at = q.i64(7);
-    t.duration_ms = q.i64(8);
-    out.push_back(std::move(t));
+    out.push_back(tool_call_from_row(q));
   }
   if (rc != SQLITE_DONE) return error("loading tool calls");
   return out;
@@ -858,23 +867,12 @@ Status AgentStore::tool_call_finished(const std::string& run_id, const std::stri
 Result<std::optional<ToolCallRecord>> AgentStore::find_tool_call(const std::string& run_id,
                                                                  const std::string& call_id) {
   R1_PREPARE(q,
-             "SELECT run_id, step, call_id, tool_name, arguments_json, status, result_text, "
-             "started_at, duration_ms FROM tool_calls WHERE run_id = ?1 AND call_id = ?2");
+             "SELECT " R1_TOOL_CALL_COLUMNS " FROM tool_calls WHERE run_id = ?1 AND call_id = ?2");
   q.bind(1, run_id).bind(2, call_id);
   int rc = q.step();
   if (rc == SQLITE_DONE) return std::optional<ToolCallRecord>();
   if (rc != SQLITE_ROW) return error("looking up a tool call");
-  ToolCallRecord t;
-  t.run_id = q.text(0);
-  t.step = q.i64(1);
-  t.call_id = q.text(2);
-  t.tool_name = q.text(3);
-  t.arguments_json = q.text(4);
-  t.status = q.text(5);
-  t.result_text = q.text(6);
-  t.started_at = q.i64(7);
-  t.duration_ms = q.i64(8);
-  return std::optional<ToolCallRecord>(std::move(t));
+  return std::optional<ToolCallRecord>(tool_call_from_row(q));
 }
 
 Result<std::vector<ToolCallRecord>> AgentStore::mark_interrupted(const std::string& run_id) {

@@ -69,7 +69,13 @@ Result<Tool> make_search_documents_tool(const SearchToolOptions& options) {
     Result<std::vector<SearchHit>> hits =
         shared->index->search(args.at("query").get<std::string>(), so);
     if (!hits) return tool_error(hits.status().message());
-    return tool_ok(format_search_hits(*hits, options.max_chars_per_hit));
+    ToolOutput out = tool_ok(format_search_hits(*hits, options.max_chars_per_hit));
+    nlohmann::json citations = nlohmann::json::array();
+    for (size_t i = 0; i < hits->size(); ++i) {
+      citations.push_back("[" + std::to_string(i + 1) + "] " + (*hits)[i].citation);
+    }
+    out.metadata = {{"citations", citations}};
+    return out;
   };
   return t;
 }

@@ -2,9 +2,10 @@
 //
 // Arguments {"query": string, "k": integer 1..options.k (optional)}. The result lists the hits best
 // first, each with its citation ("path:page 3" or "path:bytes 100-900") and its text (cut to
-// max_chars_per_hit), so the model can quote and cite. The agent loop fences it as untrusted
-// data like every tool result. The index (and its embedding model) is opened on the first call
-// and shared by later calls; the tool is thread-safe (DocumentIndex serialises calls).
+// max_chars_per_hit), so the model can quote and cite; metadata["citations"] lists the same
+// "[n] citation" lines for the agent, which puts them under its final answer. The agent loop fences
+// it as untrusted data like every tool result. The index (and its embedding model) is opened on the
+// first call and shared by later calls; the tool is thread-safe (DocumentIndex serialises calls).
 #pragma once
 
 #include <string>

@@ -41,6 +41,13 @@ class GgufBuilder {
     for (const auto& v : values) str(v);
     return *this;
   }
+  GgufBuilder& add_i32s(const std::string& key, const std::vector<int32_t>& values) {
+    key_type(key, GgufType::kArray);
+    put(static_cast<uint32_t>(GgufType::kInt32));
+    put(static_cast<uint64_t>(values.size()));
+    for (int32_t v : values) put(v);
+    return *this;
+  }
   // The image: header, the key/values, zero padding to the default alignment.
   std::vector<uint8_t> image() const {
     GgufBuilder header;

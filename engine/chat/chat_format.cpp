@@ -413,6 +413,28 @@ nlohmann::json arguments_schema(const ToolSpec& tool) {
   return schema;
 }
 
+Result<std::vector<Grammar>> call_object_grammars(const std::vector<const ToolSpec*>& selected,
+                                                  const std::string& args_key,
+                                                  const JsonGrammarOptions& options) {
+  std::vector<Grammar> objects;
+  for (const ToolSpec* t : selected) {
+    nlohmann::json schema = {
+        {"type", "object"},
+        {"properties", {{"name", {{"const", t->name}}}, {args_key, arguments_schema(*t)}}},
+        {"required", {"name", args_key}},
+        {"additionalProperties", false}};
+    Result<Grammar> g = grammar::json_schema(schema, options);
+    if (!g) {
+      const Status& st = g.status();
+      return st.code() == StatusCode::kUnsupported
+                 ? Status::unsupported("tool \"" + t->name + "\": " + st.message())
+                 : Status::invalid("tool \"" + t->name + "\": " + st.message());
+    }
+    objects.push_back(*g);
+  }
+  return objects;
+}
+
 CallParse parse_call_object(std::string_view json_text,
                             const std::vector<std::string>& argument_keys,
                             const std::string& where) {

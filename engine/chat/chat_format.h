@@ -213,6 +213,12 @@ Result<std::vector<const ToolSpec*>> grammar_tools(const std::vector<ToolSpec>& 
                                                    const ToolChoice& choice);
 // The tool's parameters schema, with "type": "object" added when it names no type.
 nlohmann::json arguments_schema(const ToolSpec& tool);
+// One grammar per tool of `selected`: the JSON object {"name": NAME, ARGS_KEY: arguments},
+// both keys required, nothing else (Hermes uses "arguments", Llama 3 "parameters"). Errors name
+// the tool (kUnsupported for a schema outside the grammar's subset, else kInvalidArgument).
+Result<std::vector<Grammar>> call_object_grammars(const std::vector<const ToolSpec*>& selected,
+                                                  const std::string& args_key,
+                                                  const JsonGrammarOptions& options);
 
 // Rendering helpers.
 // An assistant content without reasoning: the text after its last `</think>`, if any.

@@ -165,26 +165,12 @@ class ChatmlFormat : public ChatFormat {
     Result<std::vector<const ToolSpec*>> selected = chat_detail::grammar_tools(tools, choice);
     if (!selected) return selected.status();
     const JsonGrammarOptions json_options;
-    std::vector<Grammar> objects;
-    for (const ToolSpec* t : *selected) {
-      nlohmann::json schema = {
-          {"type", "object"},
-          {"properties",
-           {{"name", {{"const", t->name}}}, {"arguments", chat_detail::arguments_schema(*t)}}},
-          {"required", {"name", "arguments"}},
-          {"additionalProperties", false}};
-      Result<Grammar> g = grammar::json_schema(schema, json_options);
-      if (!g) {
-        Status s = g.status();
-        return s.code() == StatusCode::kUnsupported
-                   ? Status::unsupported("tool \"" + t->name + "\": " + s.message())
-                   : Status::invalid("tool \"" + t->name + "\": " + s.message());
-      }
-      objects.push_back(*g);
-    }
+    Result<std::vector<Grammar>> objects =
+        chat_detail::call_object_grammars(*selected, "arguments", json_options);
+    if (!objects) return objects.status();
     Grammar ws = grammar::whitespace(json_options.max_whitespace);
     Grammar one =
-        grammar::sequence({grammar::literal(std::string(kCallOpen)), ws, grammar::choice(objects),
+        grammar::sequence({grammar::literal(std::string(kCallOpen)), ws, grammar::choice(*objects),
                            ws, grammar::literal(std::string(kCallClose))});
     ToolCallGrammar out;
     out.triggers = {std::string(kCallOpen)};

@@ -241,25 +241,11 @@ class Llama3Format : public ChatFormat {
     Result<std::vector<const ToolSpec*>> selected = chat_detail::grammar_tools(tools, choice);
     if (!selected) return selected.status();
     const JsonGrammarOptions json_options;
-    std::vector<Grammar> objects;
-    for (const ToolSpec* t : *selected) {
-      nlohmann::json schema = {
-          {"type", "object"},
-          {"properties",
-           {{"name", {{"const", t->name}}}, {"parameters", chat_detail::arguments_schema(*t)}}},
-          {"required", {"name", "parameters"}},
-          {"additionalProperties", false}};
-      Result<Grammar> g = grammar::json_schema(schema, json_options);
-      if (!g) {
-        Status s = g.status();
-        return s.code() == StatusCode::kUnsupported
-                   ? Status::unsupported("tool \"" + t->name + "\": " + s.message())
-                   : Status::invalid("tool \"" + t->name + "\": " + s.message());
-      }
-      objects.push_back(*g);
-    }
+    Result<std::vector<Grammar>> objects =
+        chat_detail::call_object_grammars(*selected, "parameters", json_options);
+    if (!objects) return objects.status();
     Grammar ws = grammar::whitespace(json_options.max_whitespace);
-    Grammar call = grammar::choice(objects);
+    Grammar call = grammar::choice(*objects);
     Grammar separator = grammar::sequence({ws, grammar::repeat(grammar::literal(";"), 0, 1), ws});
     ToolCallGrammar out;
     out.triggers = {std::string(kPythonTag), "{\"name\"", "{ \"name\""};
