@@ -51,6 +51,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <thread>
 #include <unordered_map>
 
 namespace r1 {
@@ -448,11 +449,27 @@ Result<std::unique_ptr<AgentStore>> AgentStore::open(const std::string& path_in,
                             std::to_string(kAgentStoreSchemaVersion) + "); upgrade r1");
   }
   {
+    // Switching to WAL needs the file to itself and SQLite does not call the busy handler for
+    // it, so processes creating the file together retry here, up to busy_timeout.
     auto stmt = store->prepare("PRAGMA journal_mode = WAL");
     if (!stmt) return stmt.status();
-    Query q(*stmt);
-    if (q.step() != SQLITE_ROW) return store->error("setting journal_mode=WAL");
-    const std::string mode = q.text(0);
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(options.busy_timeout_ms);
+    std::string mode;
+    for (;;) {
+      Query q(*stmt);
+      const int step = q.step();
+      if (step == SQLITE_ROW) {
+        mode = q.text(0);
+        break;
+      }
+      const int code = sqlite3_errcode(db) & 0xff;
+      if ((code != SQLITE_BUSY && code != SQLITE_LOCKED) ||
+          std::chrono::steady_clock::now() >= deadline) {
+        return store->error("setting journal_mode=WAL");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
     if (mode != "wal" && path != ":memory:") {
       return Status::io_error(path + ": cannot use WAL journal mode (got '" + mode + "')");
     }
