@@ -36,6 +36,10 @@ struct ThinkingParams {
   int32_t answer_reserve = -1;
 };
 
+// A piece of thinking that ends a sentence (trailing spaces ignored): where a thought capped by
+// the budget may stop within its grace window. Both engines use this rule.
+bool ends_sentence(std::string_view text);
+
 struct ChatRequest {
   std::vector<ChatMessage> messages;
   std::vector<ToolSpec> tools;

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <memory>
 
+#include "core/sha256.h"
 #include "core/subprocess.h"
 #include "engine/gguf.h"
 
@@ -97,28 +98,6 @@ Result<std::string> resolve_model_path(const std::string& name_or_path) {
 
 Result<std::string> resolve_embedding_model_path(const std::string& name_or_path) {
   return resolve_path(name_or_path, default_embedding_model());
-}
-
-Result<std::string> sha256_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::io_error(path + ": cannot open");
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
-  std::vector<char> buf(1 << 20);
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<size_t>(in.gcount()));
-  }
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx.get(), md, &len);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out += hex[md[i] >> 4];
-    out += hex[md[i] & 15];
-  }
-  return out;
 }
 
 Result<std::string> fetch_model(const std::string& name) {

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "core/sha256.h"  // sha256_file, used with the known models
 #include "core/status.h"
 
 namespace r1 {
@@ -52,8 +53,5 @@ Result<std::string> resolve_embedding_model_path(const std::string& name_or_path
 // a GGUF whose r1.source_sha256 is the pinned SHA-256), converting it when it has a converter.
 // Prints progress lines to stderr. Returns the cached path; on failure the cache is unchanged.
 Result<std::string> fetch_model(const std::string& name);
-
-// Lower-case hex SHA-256 of a file.
-Result<std::string> sha256_file(const std::string& path);
 
 }  // namespace r1

@@ -15,20 +15,6 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// A piece that ends a sentence (trailing spaces ignored): where a capped thought may stop.
-bool ends_sentence(std::string_view text) {
-  size_t n = text.size();
-  while (n > 0 && (text[n - 1] == ' ' || text[n - 1] == '\t')) --n;
-  if (n == 0) return false;
-  const char c = text[n - 1];
-  if (c == '.' || c == '!' || c == '?' || c == '\n' || c == ':' || c == ';') return true;
-  // "。" "！" "？" (U+3002, U+FF01, U+FF1F)
-  auto ends_with = [&](std::string_view s) {
-    return n >= s.size() && text.substr(n - s.size(), s.size()) == s;
-  };
-  return ends_with("\xE3\x80\x82") || ends_with("\xEF\xBC\x81") || ends_with("\xEF\xBC\x9F");
-}
-
 bool has_visible_text(std::string_view s) {
   for (char c : s) {
     if (c != ' ' && c != '\n' && c != '\t' && c != '\r') return true;

@@ -90,20 +90,6 @@ Status read_count(const json& obj, const char* key, const std::string& where, in
   return Status::ok();
 }
 
-// A piece that ends a sentence (trailing spaces ignored): where a capped thought may stop. The
-// same rule as the native engine's.
-bool ends_sentence(std::string_view text) {
-  size_t n = text.size();
-  while (n > 0 && (text[n - 1] == ' ' || text[n - 1] == '\t')) --n;
-  if (n == 0) return false;
-  const char c = text[n - 1];
-  if (c == '.' || c == '!' || c == '?' || c == '\n' || c == ':' || c == ';') return true;
-  auto ends_with = [&](std::string_view s) {
-    return n >= s.size() && text.substr(n - s.size(), s.size()) == s;
-  };
-  return ends_with("\xE3\x80\x82") || ends_with("\xEF\xBC\x81") || ends_with("\xEF\xBC\x9F");
-}
-
 // Tokens of forced text the server never saw as tokens: about four bytes a token.
 int32_t approx_tokens(std::string_view text) {
   return static_cast<int32_t>((text.size() + 3) / 4);

@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/sha256.h"
 #include "core/status.h"
 
 namespace faiss {
@@ -94,8 +95,5 @@ Result<VectorFileInfo> read_vector_sidecar(const std::string& path);
 
 // Writes `bytes` to `path` atomically: PATH.tmp, fsync, rename, fsync of the folder.
 Status write_file_atomically(const std::string& path, const void* bytes, size_t n);
-
-// Lower-case hex SHA-256 of a buffer.
-std::string sha256_hex(const void* bytes, size_t n);
 
 }  // namespace r1

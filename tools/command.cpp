@@ -17,17 +17,6 @@ namespace {
 
 const std::vector<std::string> kScrubbedEnv = {"PATH=/usr/bin:/bin", "LANG=C.UTF-8"};
 
-// Cuts `text` to at most `max_bytes` at a UTF-8 character boundary; returns the bytes dropped.
-int64_t cut_utf8(std::string& text, int64_t max_bytes) {
-  if (max_bytes < 0) max_bytes = 0;
-  if (static_cast<int64_t>(text.size()) <= max_bytes) return 0;
-  size_t cut = static_cast<size_t>(max_bytes);
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  int64_t dropped = static_cast<int64_t>(text.size() - cut);
-  text.resize(cut);
-  return dropped;
-}
-
 // Runs `argv` (argv[0] already resolved to an absolute path) under the sandbox when available.
 ToolOutput run_command(const std::vector<std::string>& argv, double timeout_s,
                        int64_t max_output_bytes, const std::string& workdir,

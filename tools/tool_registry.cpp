@@ -26,7 +26,7 @@ bool is_valid_tool_name(const std::string& name) {
   return true;
 }
 
-int64_t truncate_utf8(std::string& text, int64_t max_bytes) {
+int64_t cut_utf8(std::string& text, int64_t max_bytes) {
   if (max_bytes < 0) max_bytes = 0;
   if (static_cast<int64_t>(text.size()) <= max_bytes) return 0;
   size_t cut = static_cast<size_t>(max_bytes);
@@ -34,6 +34,12 @@ int64_t truncate_utf8(std::string& text, int64_t max_bytes) {
   while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
   int64_t dropped = static_cast<int64_t>(text.size() - cut);
   text.resize(cut);
+  return dropped;
+}
+
+int64_t truncate_utf8(std::string& text, int64_t max_bytes) {
+  const int64_t dropped = cut_utf8(text, max_bytes);
+  if (dropped == 0) return 0;
   text += "\n[truncated " + std::to_string(dropped) + " bytes]";
   return dropped;
 }

@@ -60,6 +60,10 @@ class ToolRegistry {
   std::shared_ptr<InFlight> in_flight_;
 };
 
+// Cuts `text` to at most `max_bytes` bytes at a UTF-8 character boundary, silently. Returns the
+// number of bytes dropped.
+int64_t cut_utf8(std::string& text, int64_t max_bytes);
+
 // Cuts `text` to at most `max_bytes` bytes at a UTF-8 character boundary and appends
 // "\n[truncated N bytes]" when anything was dropped. Returns the number of bytes dropped.
 int64_t truncate_utf8(std::string& text, int64_t max_bytes);
