@@ -27,9 +27,10 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
 }
 }  // namespace
 
-Generator::Generator(const Model& model, ThreadPool& pool, int64_t n_ctx)
+Generator::Generator(const Model& model, ThreadPool& pool, int64_t n_ctx, ServingContext serving)
     : model_(model),
       pool_(pool),
+      serving_(serving),
       kv_(model.make_kv_cache(n_ctx)),
       scratch_(model.make_scratch()),
       logits_(static_cast<size_t>(model.config().n_vocab)) {}
@@ -59,14 +60,42 @@ Status Generator::prefill(const std::vector<int32_t>& prompt_ids, GenerateTiming
   cached_ids_.resize(common);
 
   auto t0 = std::chrono::steady_clock::now();
+  PrefixCache* shared = serving_.prefix_cache;
+  const int64_t usable = static_cast<int64_t>(prompt_ids.size()) - 1;  // the last is recomputed
+  if (shared != nullptr &&
+      usable / shared->block_tokens() * shared->block_tokens() > static_cast<int64_t>(common)) {
+    // The shared cache may hold more of the prompt (another sequence's or an earlier request's
+    // blocks); only whole blocks past what this sequence holds can add anything. It overwrites
+    // no row this sequence computed beyond what it restores.
+    const std::vector<int32_t> head(prompt_ids.begin(), prompt_ids.begin() + usable);
+    const int64_t restored = shared->restore(head, *kv_, static_cast<int64_t>(common));
+    if (restored > static_cast<int64_t>(common)) {
+      common = static_cast<size_t>(restored);
+      cached_ids_.assign(prompt_ids.begin(), prompt_ids.begin() + restored);
+    }
+    kv_->set_n_past(static_cast<int64_t>(common));
+  }
   const int64_t n_new = static_cast<int64_t>(prompt_ids.size() - common);
   R1_RETURN_IF_ERROR(append(prompt_ids.data() + common, n_new));
+  store_prefix();
   if (timings) {
     timings->prefill_ms = ms_since(t0);
     timings->prompt_tokens = n_new;
     timings->cached_tokens = static_cast<int64_t>(common);
   }
   return Status::ok();
+}
+
+void Generator::store_prefix() {
+  if (serving_.prefix_cache == nullptr) return;
+  serving_.prefix_cache->store(cached_ids_, kv_->n_past(), *kv_);
+}
+
+Status Generator::forward(const int32_t* ids, int64_t n) {
+  if (serving_.scheduler != nullptr) {
+    return serving_.scheduler->forward(ids, n, *kv_, *scratch_, logits_.data());
+  }
+  return model_.forward(pool_, ids, n, *kv_, *scratch_, logits_.data());
 }
 
 Status Generator::append(const int32_t* ids, int64_t n) {
@@ -78,7 +107,7 @@ Status Generator::append(const int32_t* ids, int64_t n) {
   constexpr int64_t kChunk = 512;
   for (int64_t off = 0; off < n; off += kChunk) {
     const int64_t m = std::min(kChunk, n - off);
-    Status st = model_.forward(pool_, ids + off, m, *kv_, *scratch_, logits_.data());
+    Status st = forward(ids + off, m);
     if (!st) {
       cached_ids_.resize(static_cast<size_t>(kv_->n_past()));
       return st;
@@ -161,6 +190,7 @@ Result<GenerateResult> Generator::generate(const std::vector<int32_t>& prompt_id
   }
   res.timings.decode_ms = ms_since(t1);
   res.timings.generated_tokens = static_cast<int64_t>(res.ids.size());
+  store_prefix();
   return res;
 }
 

@@ -18,11 +18,11 @@ Status Model::check_context(int64_t n_ctx) const {
   const long page = sysconf(_SC_PAGE_SIZE);
   if (pages > 0 && page > 0) {
     const uint64_t ram = static_cast<uint64_t>(pages) * static_cast<uint64_t>(page);
-    const uint64_t weights = gguf_ ? gguf_->file_size() : 0;
+    const uint64_t weights = resident_weight_bytes();
     if (need + weights > ram) {
       return Status::invalid("a context of " + std::to_string(n_ctx) + " tokens needs " +
                              std::to_string(need >> 20) + " MiB of KV cache; with the " +
-                             std::to_string(weights >> 20) + " MiB model that exceeds this " +
+                             std::to_string(weights >> 20) + " MiB of weights kept in memory that exceeds this " +
                              "machine's " + std::to_string(ram >> 20) + " MiB of memory");
     }
   }
@@ -33,8 +33,7 @@ std::unique_ptr<KvCache> Model::make_kv_cache(int64_t n_ctx) const {
   return std::make_unique<KvCache>(config_.n_layer, n_ctx, config_.kv_dim());
 }
 
-Status Model::forward(ThreadPool& pool, const int32_t* tokens, int64_t n, KvCache& kv,
-                      ForwardScratch& scratch, float* logits, bool all_logits) const {
+Status Model::check_forward(const int32_t* tokens, int64_t n, const KvCache& kv) const {
   if (n <= 0) return Status::invalid("forward: no tokens");
   if (kv.n_past() + n > kv.n_ctx()) {
     return Status::out_of_range("context full: " + std::to_string(kv.n_past()) + " + " +
@@ -48,7 +47,33 @@ Status Model::forward(ThreadPool& pool, const int32_t* tokens, int64_t n, KvCach
                              std::to_string(config_.n_vocab));
     }
   }
+  return Status::ok();
+}
+
+Status Model::forward(ThreadPool& pool, const int32_t* tokens, int64_t n, KvCache& kv,
+                      ForwardScratch& scratch, float* logits, bool all_logits) const {
+  R1_RETURN_IF_ERROR(check_forward(tokens, n, kv));
   return forward_impl(pool, tokens, n, kv, scratch, logits, all_logits);
+}
+
+Status Model::check_batch(const BatchSeq* seqs, int64_t n_seqs) const {
+  for (int64_t i = 0; i < n_seqs; ++i) {
+    Status st = check_forward(seqs[i].tokens, seqs[i].n, *seqs[i].kv);
+    if (st) continue;
+    std::string msg = "batch sequence " + std::to_string(i) + ": " + st.message();
+    return st.code() == StatusCode::kOutOfRange ? Status::out_of_range(std::move(msg))
+                                                : Status::invalid(std::move(msg));
+  }
+  return Status::ok();
+}
+
+Status Model::forward_batch(ThreadPool& pool, BatchSeq* seqs, int64_t n_seqs) const {
+  R1_RETURN_IF_ERROR(check_batch(seqs, n_seqs));
+  for (int64_t i = 0; i < n_seqs; ++i) {
+    const BatchSeq& s = seqs[i];
+    R1_RETURN_IF_ERROR(forward_impl(pool, s.tokens, s.n, *s.kv, *s.scratch, s.logits, false));
+  }
+  return Status::ok();
 }
 
 Result<std::unique_ptr<Model>> load_model(const std::string& path) {
@@ -62,11 +87,13 @@ Result<std::unique_ptr<Model>> load_model(const std::string& path) {
   if (!caps) return caps;
 
   Result<std::unique_ptr<Model>> model = Status::unsupported(
-      path + ": architecture '" + arch + "' is not supported (supported: llama, qwen2)");
+      path + ": architecture '" + arch + "' is not supported (supported: llama, qwen2, deepseek2)");
   if (arch == "llama") {
     model = load_llama_family(f, arch);
   } else if (arch == "qwen2") {
     model = load_qwen2(f);
+  } else if (arch == "deepseek2") {
+    model = load_deepseek2(f);
   }
   if (!model) return model.status();
 

@@ -46,6 +46,17 @@ struct ForwardScratch {
   virtual ~ForwardScratch() = default;
 };
 
+// One sequence of a batched forward pass (Model::forward_batch): tokens[0..n) run at positions
+// kv->n_past() .. n_past+n-1 with that sequence's own cache and scratch; logits (n_vocab f32)
+// receives the logits of its last token.
+struct BatchSeq {
+  const int32_t* tokens;
+  int64_t n;  // tokens
+  KvCache* kv;
+  ForwardScratch* scratch;
+  float* logits;  // (n_vocab) f32
+};
+
 class Model {
  public:
   virtual ~Model();
@@ -58,13 +69,16 @@ class Model {
   uint64_t bytes_per_token() const { return bytes_per_token_; }
 
   // Bytes a KvCache of n_ctx tokens takes (f16 keys and values, every layer).
-  uint64_t kv_cache_bytes(int64_t n_ctx) const;
+  virtual uint64_t kv_cache_bytes(int64_t n_ctx) const;
+  // Bytes of weights that must stay in memory (check_context counts them); the whole file
+  // unless an architecture can leave some on disk pages until used.
+  virtual uint64_t resident_weight_bytes() const { return gguf_ ? gguf_->file_size() : 0; }
   // Checks that a context of n_ctx tokens is sane for this model and fits in this machine's
   // memory next to the weights: kInvalidArgument naming the numbers otherwise. Call it before
   // make_kv_cache() with a user-supplied size, which would otherwise abort on a failed
   // allocation.
   Status check_context(int64_t n_ctx) const;
-  std::unique_ptr<KvCache> make_kv_cache(int64_t n_ctx) const;
+  virtual std::unique_ptr<KvCache> make_kv_cache(int64_t n_ctx) const;
   virtual std::unique_ptr<ForwardScratch> make_scratch() const = 0;
 
   // Runs tokens[0..n) at positions kv.n_past() .. n_past+n-1, appends their keys and values to
@@ -74,10 +88,23 @@ class Model {
   Status forward(ThreadPool& pool, const int32_t* tokens, int64_t n, KvCache& kv,
                  ForwardScratch& scratch, float* logits, bool all_logits = false) const;
 
+  // The checks forward() makes before touching anything: n >= 1, room in kv for n more tokens,
+  // every id in the vocabulary. kInvalidArgument / kOutOfRange naming the value otherwise.
+  Status check_forward(const int32_t* tokens, int64_t n, const KvCache& kv) const;
+
+  // Runs several sequences in one pass, each as forward() would (logits of its last token
+  // only). Every sequence is checked first; if any fails the checks, the error names its index
+  // and no cache is changed. The sequences must use distinct caches and scratches; the pass may
+  // use seqs[0].scratch for buffers of all rows. Default implementation: forward() per
+  // sequence; architectures override it so each weight matrix is read once for all rows.
+  virtual Status forward_batch(ThreadPool& pool, BatchSeq* seqs, int64_t n_seqs) const;
+
  protected:
   Model() = default;
   virtual Status forward_impl(ThreadPool& pool, const int32_t* tokens, int64_t n, KvCache& kv,
                               ForwardScratch& scratch, float* logits, bool all_logits) const = 0;
+  // check_forward() of every sequence; the error names the failing sequence's index.
+  Status check_batch(const BatchSeq* seqs, int64_t n_seqs) const;
 
   ModelConfig config_;
   std::unique_ptr<GgufFile> gguf_;
@@ -96,5 +123,6 @@ Result<std::unique_ptr<Model>> load_model(const std::string& path);
 // an open file; the caller fills gguf_ and tokenizer_ afterwards.
 Result<std::unique_ptr<Model>> load_llama_family(const GgufFile& file, const std::string& arch);
 Result<std::unique_ptr<Model>> load_qwen2(const GgufFile& file);
+Result<std::unique_ptr<Model>> load_deepseek2(const GgufFile& file);
 
 }  // namespace r1

@@ -29,10 +29,10 @@ bool ends_with_newline(std::string_view s) {
 }  // namespace
 
 NativeEngine::NativeEngine(const Model& model, ThreadPool& pool, int64_t n_ctx,
-                           std::unique_ptr<ChatFormat> format)
+                           std::unique_ptr<ChatFormat> format, ServingContext serving)
     : model_(model),
       format_(std::move(format)),
-      generator_(model, pool, n_ctx),
+      generator_(model, pool, n_ctx, serving),
       token_index_(model.tokenizer()) {
   const Tokenizer& tok = model.tokenizer();
   for (int32_t id = 0; id < tok.n_vocab(); ++id) {
@@ -42,7 +42,8 @@ NativeEngine::NativeEngine(const Model& model, ThreadPool& pool, int64_t n_ctx,
 
 Result<std::unique_ptr<NativeEngine>> NativeEngine::create(const Model& model, ThreadPool& pool,
                                                            int64_t n_ctx,
-                                                           std::string_view format_name) {
+                                                           std::string_view format_name,
+                                                           ServingContext serving) {
   Result<std::unique_ptr<ChatFormat>> format = Status::internal("no chat format");
   if (format_name.empty()) {
     std::string chat_template;
@@ -56,7 +57,7 @@ Result<std::unique_ptr<NativeEngine>> NativeEngine::create(const Model& model, T
   }
   if (!format) return format.status();
   return std::unique_ptr<NativeEngine>(
-      new NativeEngine(model, pool, n_ctx, std::move(format.value())));
+      new NativeEngine(model, pool, n_ctx, std::move(format.value()), serving));
 }
 
 Result<ChatResult> NativeEngine::chat(const ChatRequest& req, const ChatEventCallback& on_event) {
@@ -396,6 +397,7 @@ Result<ChatResult> NativeEngine::chat(const ChatRequest& req, const ChatEventCal
   res.usage.completion_tokens = generated;
   res.timings.generated_tokens = generated;
   res.timings.decode_ms = ms_since(t1);
+  generator_.store_prefix();
   return res;
 }
 

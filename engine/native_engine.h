@@ -6,7 +6,10 @@
 // end-of-thinking delimiter token by token), the tool-call grammar (lazily once a call opener
 // appears, at once for tool_choice required/named or a response schema), then the sampler.
 // The OutputParser sees every token, forced ones included, so its state never drifts.
-// Owns its Generator (KV cache); borrows the Model and ThreadPool, which must outlive it.
+// Owns its Generator (KV cache); borrows the Model and ThreadPool, which must outlive it, and
+// the optional ServingContext (batch scheduler, prefix cache), which must too. With a prefix
+// cache the prompt's blocks are stored after prefill and the whole turn's at the end of chat(),
+// so the next request that extends this conversation restores it.
 #pragma once
 
 #include <memory>
@@ -25,7 +28,8 @@ class NativeEngine : public Engine {
   // format name or a model whose format cannot be told.
   static Result<std::unique_ptr<NativeEngine>> create(const Model& model, ThreadPool& pool,
                                                       int64_t n_ctx,
-                                                      std::string_view format_name = "");
+                                                      std::string_view format_name = "",
+                                                      ServingContext serving = {});
 
   Result<ChatResult> chat(const ChatRequest& request,
                           const ChatEventCallback& on_event = {}) override;
@@ -35,7 +39,7 @@ class NativeEngine : public Engine {
 
  private:
   NativeEngine(const Model& model, ThreadPool& pool, int64_t n_ctx,
-               std::unique_ptr<ChatFormat> format);
+               std::unique_ptr<ChatFormat> format, ServingContext serving);
 
   const Model& model_;
   std::unique_ptr<ChatFormat> format_;

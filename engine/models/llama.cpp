@@ -11,6 +11,11 @@
 //   x   += (silu(xn Wgate^T) * (xn Wup^T)) Wdown^T    (T, n_ff) inside
 // then logits = rms_norm(x) * output_norm  Wout^T (Wout = token_embd when the file has no
 // output.weight).
+//
+// A batched pass (forward_batch) stacks the rows of several sequences, each at its own
+// positions, into one T: the matmuls see all rows at once (each weight matrix is streamed once
+// per pass), while RoPE, cache writes and attention use each row's own sequence and position.
+// forward() is the same pass with one sequence.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -39,6 +44,18 @@ struct LlamaScratch final : ForwardScratch {
   std::vector<float> rope_cos;  // (T, rope_dims / 2)
   std::vector<float> rope_sin;  // (T, rope_dims / 2)
   ActivationBuffer act;
+  // Batched passes only (forward_batch):
+  std::vector<int64_t> row_seq;     // (T) sequence of each row
+  std::vector<int64_t> row_pos;     // (T) position of each row in its sequence
+  std::vector<int64_t> seq_row0;    // (n_seqs) first row of each sequence
+  std::vector<float> batch_logits;  // (n_seqs, n_vocab) before they go to each sequence
+  struct AttentionItem {
+    int64_t seq;    // sequence
+    int64_t t0;     // first token of the block, within the sequence
+    int64_t n_tok;  // tokens in the block
+    int64_t h_kv;   // kv head
+  };
+  std::vector<AttentionItem> attention_items;
 };
 
 struct Weight {
@@ -59,6 +76,7 @@ class LlamaFamilyModel final : public Model {
  public:
   explicit LlamaFamilyModel(LlamaFamilyOptions options) : options_(options) {}
   Status bind(const GgufFile& file, const std::string& arch);
+  Status forward_batch(ThreadPool& pool, BatchSeq* seqs, int64_t n_seqs) const override;
 
  protected:
   Status forward_impl(ThreadPool& pool, const int32_t* tokens, int64_t n, KvCache& kv,
@@ -68,6 +86,11 @@ class LlamaFamilyModel final : public Model {
   }
 
  private:
+  // The pass itself: every row of every sequence through each matmul together; RoPE, cache
+  // writes and attention per sequence. `s` holds the buffers of all rows. all_logits only with
+  // one sequence. Inputs already checked.
+  void run(ThreadPool& pool, const BatchSeq* seqs, int64_t n_seqs, LlamaScratch& s,
+           bool all_logits) const;
   void project(ThreadPool& pool, ActivationBuffer& act, const float* x, int64_t n_tokens,
                int64_t cols, std::initializer_list<MatmulTarget> targets) const;
 
@@ -247,16 +270,47 @@ void LlamaFamilyModel::project(ThreadPool& pool, ActivationBuffer& act, const fl
 Status LlamaFamilyModel::forward_impl(ThreadPool& pool, const int32_t* tokens, int64_t T,
                                       KvCache& kv, ForwardScratch& scratch, float* logits,
                                       bool all_logits) const {
-  LlamaScratch& s = static_cast<LlamaScratch&>(scratch);
+  BatchSeq seq{tokens, T, &kv, &scratch, logits};
+  run(pool, &seq, 1, static_cast<LlamaScratch&>(scratch), all_logits);
+  return Status::ok();
+}
+
+Status LlamaFamilyModel::forward_batch(ThreadPool& pool, BatchSeq* seqs, int64_t n_seqs) const {
+  if (n_seqs <= 0) return Status::ok();
+  R1_RETURN_IF_ERROR(check_batch(seqs, n_seqs));
+  for (int64_t i = 0; i < n_seqs; ++i) {
+    for (int64_t j = 0; j < i; ++j) {
+      if (seqs[i].kv == seqs[j].kv || seqs[i].scratch == seqs[j].scratch) {
+        return Status::invalid("batch sequences " + std::to_string(j) + " and " +
+                               std::to_string(i) + " share a KV cache or scratch");
+      }
+    }
+  }
+  run(pool, seqs, n_seqs, static_cast<LlamaScratch&>(*seqs[0].scratch), false);
+  return Status::ok();
+}
+
+void LlamaFamilyModel::run(ThreadPool& pool, const BatchSeq* seqs, int64_t n_seqs, LlamaScratch& s,
+                           bool all_logits) const {
   const ModelConfig& c = config_;
   const int64_t E = c.n_embd;
   const int64_t hd = c.head_dim;
   const int64_t q_dim = c.n_head * hd;
   const int64_t kv_dim = c.kv_dim();
-  const int64_t n_past = kv.n_past();
   const int64_t half_rope = c.rope_dims / 2;
   const int n_threads = pool.n_threads();
 
+  // Rows: sequence i owns rows [seq_row0[i], seq_row0[i] + seqs[i].n).
+  int64_t T = 0;
+  int64_t max_n = 0;
+  int64_t max_ctx = 0;
+  s.seq_row0.resize(static_cast<size_t>(n_seqs));
+  for (int64_t i = 0; i < n_seqs; ++i) {
+    s.seq_row0[i] = T;
+    T += seqs[i].n;
+    max_n = std::max(max_n, seqs[i].n);
+    max_ctx = std::max(max_ctx, seqs[i].kv->n_ctx());
+  }
   if (s.capacity < T) {
     s.capacity = T;
     s.x.resize(T * E);
@@ -269,106 +323,151 @@ Status LlamaFamilyModel::forward_impl(ThreadPool& pool, const int32_t* tokens, i
     s.up.resize(T * c.n_ff);
     s.rope_cos.resize(T * half_rope);
     s.rope_sin.resize(T * half_rope);
+    s.row_seq.resize(T);
+    s.row_pos.resize(T);
   }
+  for (int64_t i = 0; i < n_seqs; ++i) {
+    const int64_t n_past = seqs[i].kv->n_past();
+    for (int64_t t = 0; t < seqs[i].n; ++t) {
+      s.row_seq[s.seq_row0[i] + t] = i;
+      s.row_pos[s.seq_row0[i] + t] = n_past + t;
+    }
+  }
+
   const int64_t group = c.n_head / c.n_head_kv;
   // Tokens per attention work item: ~24 query rows amortise the key/value conversion.
   const int64_t block_tokens = std::max<int64_t>(1, 24 / group);
-  const int64_t n_blocks = (T + block_tokens - 1) / block_tokens;
   const int64_t scratch_per_thread =
-      attention_group_scratch_floats(std::min(block_tokens, T) * group, kv.n_ctx(), hd);
+      attention_group_scratch_floats(std::min(block_tokens, max_n) * group, max_ctx, hd);
   if (s.scores.size() < static_cast<size_t>(n_threads * scratch_per_thread)) {
     s.scores.resize(static_cast<size_t>(n_threads * scratch_per_thread));
   }
+  // One work item per (sequence, block of its tokens, kv head): the group's query heads and
+  // tokens share each converted key and value row. Items that see more keys go first.
+  s.attention_items.clear();
+  for (int64_t i = 0; i < n_seqs; ++i) {
+    const int64_t n_blocks = (seqs[i].n + block_tokens - 1) / block_tokens;
+    for (int64_t block = n_blocks - 1; block >= 0; --block) {
+      const int64_t t0 = block * block_tokens;
+      for (int64_t h_kv = 0; h_kv < c.n_head_kv; ++h_kv) {
+        s.attention_items.push_back({i, t0, std::min(block_tokens, seqs[i].n - t0), h_kv});
+      }
+    }
+  }
+  if (n_seqs > 1) {
+    auto keys_seen = [&](const LlamaScratch::AttentionItem& a) {
+      return seqs[a.seq].kv->n_past() + a.t0 + a.n_tok;
+    };
+    std::stable_sort(s.attention_items.begin(), s.attention_items.end(),
+                     [&](const auto& a, const auto& b) { return keys_seen(a) > keys_seen(b); });
+  }
+  const int64_t n_items = static_cast<int64_t>(s.attention_items.size());
 
   // Embedding rows are gathered, not multiplied: dequantize the row of each token.
   pool.parallel_for(T, 1, [&](int64_t b, int64_t e, int) {
     const int64_t row_bytes = tensor_row_bytes(token_embd_.type(), E);
-    for (int64_t t = b; t < e; ++t) {
-      const auto* row = static_cast<const uint8_t*>(token_embd_.data()) + tokens[t] * row_bytes;
-      dequantize_row_ref(token_embd_.type(), row, s.x.data() + t * E, E);
+    for (int64_t r = b; r < e; ++r) {
+      const BatchSeq& sq = seqs[s.row_seq[r]];
+      const int32_t token = sq.tokens[r - s.seq_row0[s.row_seq[r]]];
+      const auto* row = static_cast<const uint8_t*>(token_embd_.data()) + token * row_bytes;
+      dequantize_row_ref(token_embd_.type(), row, s.x.data() + r * E, E);
     }
   });
-  for (int64_t t = 0; t < T; ++t) {
-    rope_cache(s.rope_cos.data() + t * half_rope, s.rope_sin.data() + t * half_rope, c.rope_dims,
-               n_past + t, c.rope_freq_base, c.rope_freq_scale);
+  for (int64_t r = 0; r < T; ++r) {
+    rope_cache(s.rope_cos.data() + r * half_rope, s.rope_sin.data() + r * half_rope, c.rope_dims,
+               s.row_pos[r], c.rope_freq_base, c.rope_freq_scale);
   }
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
 
   for (int64_t l = 0; l < c.n_layer; ++l) {
     const LayerWeights& L = layers_[static_cast<size_t>(l)];
-    for (int64_t t = 0; t < T; ++t) {
-      rms_norm(s.x.data() + t * E, L.attn_norm.data(), s.xn.data() + t * E, E, c.rms_eps);
+    for (int64_t r = 0; r < T; ++r) {
+      rms_norm(s.x.data() + r * E, L.attn_norm.data(), s.xn.data() + r * E, E, c.rms_eps);
     }
     project(pool, s.act, s.xn.data(), T, E,
             {{L.wq.type(), L.wq.data(), q_dim, s.q.data(), q_dim},
              {L.wk.type(), L.wk.data(), kv_dim, s.k.data(), kv_dim},
              {L.wv.type(), L.wv.data(), kv_dim, s.v.data(), kv_dim}});
 
-    uint16_t* k_cache = kv.k(l);
-    uint16_t* v_cache = kv.v(l);
     pool.parallel_for(T, 1, [&](int64_t b, int64_t e, int) {
-      for (int64_t t = b; t < e; ++t) {
-        float* q = s.q.data() + t * q_dim;
-        float* k = s.k.data() + t * kv_dim;
-        float* v = s.v.data() + t * kv_dim;
+      for (int64_t r = b; r < e; ++r) {
+        float* q = s.q.data() + r * q_dim;
+        float* k = s.k.data() + r * kv_dim;
+        float* v = s.v.data() + r * kv_dim;
         if (!L.bq.empty()) {
           add_inplace(q, L.bq.data(), q_dim);
           add_inplace(k, L.bk.data(), kv_dim);
           add_inplace(v, L.bv.data(), kv_dim);
         }
-        const float* cs = s.rope_cos.data() + t * half_rope;
-        const float* sn = s.rope_sin.data() + t * half_rope;
+        const float* cs = s.rope_cos.data() + r * half_rope;
+        const float* sn = s.rope_sin.data() + r * half_rope;
         for (int64_t h = 0; h < c.n_head; ++h)
           rope_apply(q + h * hd, cs, sn, c.rope_dims, c.rope_neox);
         for (int64_t h = 0; h < c.n_head_kv; ++h)
           rope_apply(k + h * hd, cs, sn, c.rope_dims, c.rope_neox);
-        f32_to_f16_row(k, k_cache + (n_past + t) * kv_dim, kv_dim);
-        f32_to_f16_row(v, v_cache + (n_past + t) * kv_dim, kv_dim);
+        KvCache& kv = *seqs[s.row_seq[r]].kv;
+        f32_to_f16_row(k, kv.k(l) + s.row_pos[r] * kv_dim, kv_dim);
+        f32_to_f16_row(v, kv.v(l) + s.row_pos[r] * kv_dim, kv_dim);
       }
     });
 
-    // One work item per (kv head, block of tokens): the group's query heads and tokens share
-    // each converted key and value row. Token t sees cache cells [0, n_past + t]. Later blocks
-    // see more keys, so they are handed out first.
-    pool.parallel_for(n_blocks * c.n_head_kv, 1, [&](int64_t b, int64_t e, int thread) {
+    // Token t of a sequence sees its cache cells [0, n_past + t].
+    pool.parallel_for(n_items, 1, [&](int64_t b, int64_t e, int thread) {
       float* scratch = s.scores.data() + thread * scratch_per_thread;
       for (int64_t i = b; i < e; ++i) {
-        const int64_t block = n_blocks - 1 - i / c.n_head_kv;
-        const int64_t h_kv = i % c.n_head_kv;
-        const int64_t t0 = block * block_tokens;
-        const int64_t n_tok = std::min(block_tokens, T - t0);
-        const int64_t col = t0 * q_dim + h_kv * group * hd;
-        attention_group(s.q.data() + col, q_dim, n_tok, group, k_cache, v_cache, n_past + t0 + 1,
-                        kv_dim, h_kv * hd, hd, scale, scratch, s.attn.data() + col, q_dim);
+        const LlamaScratch::AttentionItem& it = s.attention_items[i];
+        const KvCache& kv = *seqs[it.seq].kv;
+        const int64_t col = (s.seq_row0[it.seq] + it.t0) * q_dim + it.h_kv * group * hd;
+        attention_group(s.q.data() + col, q_dim, it.n_tok, group, kv.k(l), kv.v(l),
+                        kv.n_past() + it.t0 + 1, kv_dim, it.h_kv * hd, hd, scale, scratch,
+                        s.attn.data() + col, q_dim);
       }
     });
 
     project(pool, s.act, s.attn.data(), T, q_dim, {{L.wo.type(), L.wo.data(), E, s.xn.data(), E}});
-    for (int64_t t = 0; t < T; ++t) add_inplace(s.x.data() + t * E, s.xn.data() + t * E, E);
+    for (int64_t r = 0; r < T; ++r) add_inplace(s.x.data() + r * E, s.xn.data() + r * E, E);
 
-    for (int64_t t = 0; t < T; ++t) {
-      rms_norm(s.x.data() + t * E, L.ffn_norm.data(), s.xn.data() + t * E, E, c.rms_eps);
+    for (int64_t r = 0; r < T; ++r) {
+      rms_norm(s.x.data() + r * E, L.ffn_norm.data(), s.xn.data() + r * E, E, c.rms_eps);
     }
     project(pool, s.act, s.xn.data(), T, E,
             {{L.w_gate.type(), L.w_gate.data(), c.n_ff, s.gate.data(), c.n_ff},
              {L.w_up.type(), L.w_up.data(), c.n_ff, s.up.data(), c.n_ff}});
-    for (int64_t t = 0; t < T; ++t) {
-      silu_mul(s.gate.data() + t * c.n_ff, s.up.data() + t * c.n_ff, c.n_ff);
+    for (int64_t r = 0; r < T; ++r) {
+      silu_mul(s.gate.data() + r * c.n_ff, s.up.data() + r * c.n_ff, c.n_ff);
     }
     project(pool, s.act, s.gate.data(), T, c.n_ff,
             {{L.w_down.type(), L.w_down.data(), E, s.xn.data(), E}});
-    for (int64_t t = 0; t < T; ++t) add_inplace(s.x.data() + t * E, s.xn.data() + t * E, E);
+    for (int64_t r = 0; r < T; ++r) add_inplace(s.x.data() + r * E, s.xn.data() + r * E, E);
   }
 
-  const int64_t first = all_logits ? 0 : T - 1;
-  const int64_t n_out = T - first;
-  for (int64_t t = first; t < T; ++t) {
-    rms_norm(s.x.data() + t * E, output_norm_.data(), s.xn.data() + (t - first) * E, E, c.rms_eps);
+  // Logits: every row of a lone sequence when asked, else the last row of each sequence.
+  int64_t n_out = 0;
+  if (all_logits) {
+    for (int64_t r = 0; r < T; ++r) {
+      rms_norm(s.x.data() + r * E, output_norm_.data(), s.xn.data() + r * E, E, c.rms_eps);
+    }
+    n_out = T;
+  } else {
+    for (int64_t i = 0; i < n_seqs; ++i) {
+      const int64_t last = s.seq_row0[i] + seqs[i].n - 1;
+      rms_norm(s.x.data() + last * E, output_norm_.data(), s.xn.data() + i * E, E, c.rms_eps);
+    }
+    n_out = n_seqs;
+  }
+  float* out = seqs[0].logits;
+  if (n_seqs > 1) {
+    s.batch_logits.resize(static_cast<size_t>(n_seqs * c.n_vocab));
+    out = s.batch_logits.data();
   }
   project(pool, s.act, s.xn.data(), n_out, E,
-          {{output_.type(), output_.data(), c.n_vocab, logits, c.n_vocab}});
-  kv.set_n_past(n_past + T);
-  return Status::ok();
+          {{output_.type(), output_.data(), c.n_vocab, out, c.n_vocab}});
+  if (n_seqs > 1) {
+    for (int64_t i = 0; i < n_seqs; ++i) {
+      std::memcpy(seqs[i].logits, out + i * c.n_vocab, sizeof(float) * c.n_vocab);
+    }
+  }
+  for (int64_t i = 0; i < n_seqs; ++i) seqs[i].kv->set_n_past(seqs[i].kv->n_past() + seqs[i].n);
 }
 
 }  // namespace
