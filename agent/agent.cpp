@@ -111,6 +111,7 @@ nlohmann::json AgentEvent::to_json() const {
       j["call"] = {{"id", call.id}, {"name", call.name}};
       j["status"] = status;
       j["text"] = text;
+      if (!citations.empty()) j["citations"] = citations;
       break;
     case Kind::kFinal:
       j["stop_reason"] = stop_reason;
@@ -484,6 +485,7 @@ Result<RunResult> Agent::run(const RunOptions& opts) {
       bool run = false;
       std::string status;  // for calls that do not run: denied
       std::string text;
+      std::vector<std::string> citations;
       std::future<ToolOutput> output;
     };
     std::vector<Planned> planned(calls.size());
@@ -560,6 +562,7 @@ Result<RunResult> Agent::run(const RunOptions& opts) {
           if (!out.is_error && out.metadata.contains("citations") &&
               out.metadata["citations"].is_array()) {
             for (const nlohmann::json& c : out.metadata["citations"]) {
+              if (c.is_string()) p.citations.push_back(c.get<std::string>());
               if (c.is_string() && std::find(sources.begin(), sources.end(),
                                              c.get<std::string>()) == sources.end()) {
                 sources.push_back(c.get<std::string>());
@@ -582,6 +585,7 @@ Result<RunResult> Agent::run(const RunOptions& opts) {
       ev.call = p.call;
       ev.status = p.status;
       ev.text = redactor_.redact(p.text);
+      ev.citations = p.citations;
       emit(ev);
     }
     R1_RETURN_IF_ERROR(commit());

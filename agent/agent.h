@@ -22,6 +22,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "agent/agent_spec.h"
 #include "core/status.h"
@@ -54,6 +55,7 @@ struct AgentEvent {
   std::string reason;
   std::string status;
   std::string stop_reason;
+  std::vector<std::string> citations;  // kToolResult: "[n] source" of passages it returned
   nlohmann::json to_json() const;  // one object per event, for `r1 run --events json`
 };
 const char* agent_event_kind_name(AgentEvent::Kind kind);

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "core/membw.h"
+#include "engine/cuda_model.h"
 #include "engine/generator.h"
 #include "engine/model.h"
 #include "engine/model_store.h"
@@ -27,6 +28,7 @@ void add_model_options(CLI::App* app, ModelOptions& o) {
       ->check(CLI::Range(0, 1024));
   app->add_option("-c,--ctx", o.ctx, "Context length to allocate, in tokens")
       ->check(CLI::Range(16, 1 << 22));
+  app->add_option("--device", o.device, "cpu (default), cuda or cuda:N (an NVIDIA GPU)");
 }
 
 void add_sampling_options(CLI::App* app, SamplerParams& s) {
@@ -52,7 +54,22 @@ int fail(const Status& st) {
 Result<Loaded> load(const ModelOptions& o) {
   Result<std::string> path = resolve_model_path(o.model);
   if (!path) return path.status();
-  Result<std::unique_ptr<Model>> model = load_model(*path);
+  Result<std::unique_ptr<Model>> model = Status::invalid("--device " + o.device +
+                                                         ": expected cpu, cuda or cuda:N");
+  if (o.device == "cpu") {
+    model = load_model(*path);
+  } else if (o.device == "cuda" || o.device.rfind("cuda:", 0) == 0) {
+    CudaModelOptions co;
+    co.n_ctx = o.ctx;
+    if (o.device.size() > 5) {
+      const std::string n = o.device.substr(5);
+      if (n.empty() || n.size() > 3 || n.find_first_not_of("0123456789") != std::string::npos) {
+        return Status::invalid("--device " + o.device + ": expected cuda:N");
+      }
+      co.device = std::stoi(n);
+    }
+    model = load_model_cuda(*path, co);
+  }
   if (!model) return model.status();
   Status ctx = (*model)->check_context(o.ctx);
   if (!ctx) return Status::invalid("--ctx: " + ctx.message());

@@ -22,6 +22,7 @@ struct ModelOptions {
   std::string model;   // path or known name; empty: the default model
   int threads = 0;     // 0: all cores
   int64_t ctx = 4096;  // context to allocate (tokens)
+  std::string device = "cpu";  // cpu, cuda or cuda:N
 };
 
 // How a chat turn is run: format, thinking budget, tools.

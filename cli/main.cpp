@@ -14,6 +14,7 @@
 #include "cli/commands.h"
 #include "cli/embed_command.h"
 #include "cli/retrieval_command.h"
+#include "cli/serve_command.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"r1: an on-prem agent runtime with a native DeepSeek-R1-family engine"};
@@ -58,6 +59,7 @@ int main(int argc, char** argv) {
 
   CLI::App* embed_cmd = r1::cli::add_embed_command(app);
   CLI::App* ingest_cmd = r1::cli::add_ingest_command(app);
+  CLI::App* serve_cmd = r1::cli::add_serve_command(app);
   CLI::App* search_cmd = r1::cli::add_search_command(app);
   r1::cli::AgentCommands agent_cmds = r1::cli::add_agent_commands(app);
 
@@ -87,6 +89,7 @@ int main(int argc, char** argv) {
   if (bench_cmd->parsed()) return r1::cli::run_bench(bench);
   if (embed_cmd->parsed()) return r1::cli::run_embed_command();
   if (ingest_cmd->parsed()) return r1::cli::run_ingest_command();
+  if (serve_cmd->parsed()) return r1::cli::run_serve_command();
   if (search_cmd->parsed()) return r1::cli::run_search_command();
   if (agent_cmds.run->parsed()) return r1::cli::run_agent_command();
   if (agent_cmds.audit_verify->parsed()) return r1::cli::run_audit_verify_command();

@@ -29,6 +29,7 @@ APT_PACKAGES=(
   bubblewrap              # sandbox for the command tool
   sqlite3-doc             # the research assistant's sample corpus (SQLite's HTML docs)
   ccache                  # rebuilds of clean clones reuse earlier compilations
+  chromium chromium-driver  # the web chat's end-to-end test (headless, through Selenium)
 )
 
 missing=()
@@ -44,9 +45,9 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${missing[@]}"
 fi
 
-if ! python3 -c "import gguf, numpy" 2>/dev/null; then
-  echo "setup: installing PyPI test tools (gguf, numpy)"
-  python3 -m pip install --quiet gguf numpy
+if ! python3 -c "import gguf, numpy, openai, selenium" 2>/dev/null; then
+  echo "setup: installing PyPI test tools (gguf, numpy, openai, selenium)"
+  python3 -m pip install --quiet gguf numpy openai selenium
 fi
 # The RemoteEngine test's peer: llama-cpp-python's OpenAI-compatible server. On a fresh machine
 # pip builds llama.cpp from source once (several minutes on 2 cores); then only its server
@@ -64,7 +65,8 @@ fi
 export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
 BUILD_DIR=${R1_BUILD_DIR:-build}
 if [[ ! -f "$BUILD_DIR/build.ninja" ]]; then
-  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
+  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
+    -DCMAKE_CUDA_COMPILER_LAUNCHER=ccache
 fi
 cmake --build "$BUILD_DIR" -j "$(nproc)"
 
