@@ -6,16 +6,27 @@ when its source file is one of the question's relevant files (binary gains; a fi
 later hits from an already-credited file gain nothing). recall@5 = share of a question's relevant
 files among the top 5 hits' files; nDCG@10 over the first 10 hits.
 
-  r1 ingest /usr/share/doc/sqlite3 --index sqlite-docs
+The README's figures are over the 28 pages in corpus/sqlite-docs-core.txt (every question's
+relevant pages, as scripts/demo.sh indexes them) and over the whole folder (766 pages):
+
+  grep -v '^#' corpus/sqlite-docs-core.txt | sed 's|^|/usr/share/doc/sqlite3/|' |
+    xargs build/r1 ingest --index sqlite-docs
+  build/r1 ingest /usr/share/doc/sqlite3 --index sqlite-docs-all
   python3 bench/retrieval_eval.py --r1 build/r1 --index sqlite-docs [--json]
+  python3 bench/retrieval_eval.py --r1 build/r1 --index sqlite-docs \
+    --questions bench/retrieval_eval_heldout.json
+
+Hybrid's defaults (rrf_k, candidates: retrieval/document_index.h) were chosen on
+retrieval_eval.json only; retrieval_eval_heldout.json was written afterwards and checks them.
 """
 import argparse, json, math, os, subprocess, sys
 
 here = os.path.dirname(os.path.abspath(__file__))
 
 
-def search(r1, index, q, mode, k, candidates=0, keyword_weight=-1):
+def search(r1, index, q, mode, k, candidates=0, keyword_weight=-1, rrf_k=-1):
     extra = ["--keyword-weight", str(keyword_weight)] if keyword_weight >= 0 else []
+    extra += ["--rrf-k", str(rrf_k)] if rrf_k >= 0 else []
     out = subprocess.run([r1, "search", q, "--index", index, "--mode", mode, "-k", str(k), "--json",
                           "--candidates", str(candidates)] + extra,
                          check=True, capture_output=True, text=True).stdout
@@ -43,13 +54,15 @@ def main():
     ap.add_argument("--candidates", type=int, default=0, help="per-list depth before fusion")
     ap.add_argument("--modes", default="keyword,vector,hybrid")
     ap.add_argument("--keyword-weight", type=float, default=-1, help="hybrid fusion weight")
+    ap.add_argument("--rrf-k", type=float, default=-1, help="hybrid fusion k (default: r1's)")
     a = ap.parse_args()
     qs = json.load(open(a.questions))["questions"]
     results = {}
     for mode in a.modes.split(","):
         r5, nd = [], []
         for item in qs:
-            files = search(a.r1, a.index, item["q"], mode, 10, a.candidates, a.keyword_weight)
+            files = search(a.r1, a.index, item["q"], mode, 10, a.candidates, a.keyword_weight,
+                           a.rrf_k)
             x, y = metrics(files, item["relevant"])
             r5.append(x)
             nd.append(y)

@@ -30,6 +30,7 @@ struct SearchArgs {
   int k = 5;
   int candidates = 0;          // per-list depth before fusion; 0: the index's default
   double keyword_weight = -1;  // < 0: the index's default
+  double rrf_k = -1;           // < 0: the default (kHybridRrfK)
   std::string mode = "hybrid";
   std::string path_prefix;
   bool json = false;
@@ -93,11 +94,14 @@ CLI::App* add_search_command(CLI::App& app) {
       ->check(CLI::IsMember({"hybrid", "vector", "keyword"}));
   cmd->add_option("--path", a.path_prefix, "Only files whose absolute path starts with this");
   cmd->add_option("--candidates", a.candidates,
-                  "Hits taken from each ranking before hybrid fusion (default max(10, k))")
+                  "Hits taken from each ranking before hybrid fusion (default max(50, k))")
       ->check(CLI::Range(0, 10000));
   cmd->add_option("--keyword-weight", a.keyword_weight,
                   "Weight of the keyword ranking in hybrid fusion (vector: 1)")
       ->check(CLI::Range(0.0, 100.0));
+  cmd->add_option("--rrf-k", a.rrf_k,
+                  "k of hybrid's reciprocal rank fusion, 1 / (k + rank) (default 1; textbook: 60)")
+      ->check(CLI::Range(0.0, 1000.0));
   cmd->add_option("-m,--model", a.model, "Embedding model path or name (default all-minilm-l6-v2)");
   cmd->add_option("-t,--threads", a.threads, "Threads for embedding (0: all cores)")
       ->check(CLI::Range(0, 1024));
@@ -176,6 +180,7 @@ int run_search_command() {
   so.path_prefix = a.path_prefix;
   so.candidates = a.candidates;
   if (a.keyword_weight >= 0) so.keyword_weight = a.keyword_weight;
+  if (a.rrf_k >= 0) so.rrf_k = a.rrf_k;
   Result<std::vector<SearchHit>> hits = (*idx)->search(a.query, so);
   if (!hits) return fail(hits.status());
   if (a.json) {

@@ -1,6 +1,7 @@
 // `r1 serve`: argument parsing, keys from a file or the environment, signal handling.
 #include "cli/serve_command.h"
 
+#include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -8,8 +9,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
 #include "server/server.h"
@@ -44,13 +43,16 @@ CLI::App* add_serve_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "serve", "Serve the OpenAI-compatible API, r1 agents and a web chat over HTTP");
   cmd->add_option("-m,--model", s.model, "GGUF path or known name (default: the default model)");
-  cmd->add_option("--model-id", s.model_id, "The id clients send as \"model\" (default: file stem)");
-  cmd->add_option("-t,--threads", s.threads, "CPU threads (0: all cores)")->check(CLI::Range(0, 1024));
+  cmd->add_option("--model-id", s.model_id,
+                  "The id clients send as \"model\" (default: file stem)");
+  cmd->add_option("-t,--threads", s.threads, "CPU threads (0: all cores)")
+      ->check(CLI::Range(0, 1024));
   cmd->add_option("-c,--ctx", s.ctx, "Context per slot in tokens")->check(CLI::Range(64, 1 << 20));
   cmd->add_option("--host", s.host, "Address to listen on (default 127.0.0.1)");
   cmd->add_option("--port", s.port, "Port (0: any free port, printed at start)")
       ->check(CLI::Range(0, 65535));
-  cmd->add_option("--slots", s.slots, "Concurrent generations (default 4)")->check(CLI::Range(1, 256));
+  cmd->add_option("--slots", s.slots, "Concurrent generations (default 4)")
+      ->check(CLI::Range(1, 256));
   cmd->add_option("--queue", s.queue, "Requests that may wait for a slot; beyond: 503 (default 16)")
       ->check(CLI::Range(0, 100000));
   cmd->add_option("--api-keys", o.api_keys_file,
@@ -85,7 +87,8 @@ int run_serve_command() {
   s.prefix_cache_bytes = static_cast<uint64_t>(o.prefix_cache_mb * 1024 * 1024);
   if (!o.api_keys_file.empty()) {
     std::ifstream in(o.api_keys_file);
-    if (!in) return fail(Status::invalid("--api-keys " + o.api_keys_file + ": cannot read the file"));
+    if (!in)
+      return fail(Status::invalid("--api-keys " + o.api_keys_file + ": cannot read the file"));
     std::stringstream text;
     text << in.rdbuf();
     Result<std::vector<server::ApiKey>> keys = server::parse_api_keys(text.str(), o.api_keys_file);
@@ -110,10 +113,11 @@ int run_serve_command() {
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   std::signal(SIGPIPE, SIG_IGN);
-  std::fprintf(stderr, "r1: serving on http://%s:%d (%s; %d slots of %lld tokens; %s)\n",
-               s.host.c_str(), (*srv)->port(), s.model.empty() ? "default model" : s.model.c_str(),
-               s.slots, static_cast<long long>(s.ctx),
-               s.keys.empty() ? "no API keys" : (std::to_string(s.keys.size()) + " API keys").c_str());
+  std::fprintf(
+      stderr, "r1: serving on http://%s:%d (%s; %d slots of %lld tokens; %s)\n", s.host.c_str(),
+      (*srv)->port(), s.model.empty() ? "default model" : s.model.c_str(), s.slots,
+      static_cast<long long>(s.ctx),
+      s.keys.empty() ? "no API keys" : (std::to_string(s.keys.size()) + " API keys").c_str());
   std::fflush(stderr);
   (*srv)->serve();
   g_server = nullptr;

@@ -957,9 +957,11 @@ Result<std::vector<SearchHit>> DocumentIndex::search(const std::string& query,
   if (options.mode == SearchMode::kVector) {
     return vector_locked(query, k, options.path_prefix, options.hnsw_ef_search);
   }
-  // Shallow lists: deep ones let weak keyword matches (any word of the query) outvote a strong
-  // vector hit. max(10, k) was the best depth on bench/retrieval_eval.py (chosen on that eval).
-  const int64_t depth = options.candidates > 0 ? options.candidates : std::max<int64_t>(10, k);
+  if (!(options.rrf_k >= 0) || !(options.keyword_weight >= 0)) {
+    return Status::invalid("hybrid fusion needs rrf_k >= 0 and keyword_weight >= 0");
+  }
+  const int64_t depth =
+      options.candidates > 0 ? options.candidates : std::max<int64_t>(kHybridCandidates, k);
   Result<std::vector<SearchHit>> kw = keyword_locked(query, depth, options.path_prefix);
   if (!kw) return kw.status();
   Result<std::vector<SearchHit>> vec =
@@ -976,7 +978,9 @@ Result<std::vector<SearchHit>> DocumentIndex::search(const std::string& query,
     by_id.emplace(h.chunk_id, std::move(h));
   }
   std::vector<SearchHit> hits;
-  for (const FusedItem& item : reciprocal_rank_fusion(lists, kRrfK, {1.0, options.keyword_weight})) {
+  const std::vector<FusedItem> fused =
+      reciprocal_rank_fusion(lists, options.rrf_k, {1.0, options.keyword_weight});
+  for (const FusedItem& item : fused) {
     if (static_cast<int64_t>(hits.size()) >= k) break;
     SearchHit h = std::move(by_id[item.id]);
     h.score = item.score;

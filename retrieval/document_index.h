@@ -23,6 +23,7 @@
 
 #include "core/status.h"
 #include "retrieval/chunker.h"
+#include "retrieval/rank_fusion.h"
 #include "retrieval/text_embedder.h"
 #include "retrieval/vector_index.h"
 
@@ -34,11 +35,21 @@ enum class SearchMode { kHybrid, kVector, kKeyword };
 const char* search_mode_name(SearchMode mode);  // "hybrid", "vector", "keyword"
 std::optional<SearchMode> parse_search_mode(const std::string& name);
 
+// Hybrid search is reciprocal rank fusion (rank_fusion.h) of the keyword and vector rankings,
+// each `candidates` deep. With the textbook k = 60 the weights of ranks 1..50 (1/61 .. 1/110)
+// hardly differ, so a chunk of the wrong page that both lists hold anywhere outvotes the first
+// hit of either list; with k = 1 (1/2, 1/3, ..) agreement near the top still wins but agreement
+// deep in the lists does not. Chosen on bench/retrieval_eval.json only, then checked on
+// bench/retrieval_eval_heldout.json and on the whole SQLite documentation (README figures).
+constexpr double kHybridRrfK = 1.0;
+constexpr int32_t kHybridCandidates = 50;
+
 struct SearchOptions {
   int32_t k = 5;  // hits wanted (1..1000)
   SearchMode mode = SearchMode::kHybrid;
   std::string path_prefix;      // only files whose stored (absolute) path starts with this
-  int32_t candidates = 0;       // per-list depth before fusion; 0: max(10, k)
+  int32_t candidates = 0;       // per-list depth before fusion; 0: max(kHybridCandidates, k)
+  double rrf_k = kHybridRrfK;   // hybrid: RRF's k (>= 0); kRrfK = 60 is the textbook value
   double keyword_weight = 1.0;  // hybrid: the keyword list's weight in the fusion (vector: 1)
   int32_t hnsw_ef_search = 64;  // HNSW beam width, raised to the depth (bench/retrieval_bench)
 };
@@ -136,7 +147,8 @@ class DocumentIndex {
   Result<IngestReport> ingest(const std::vector<std::string>& paths, const IngestOptions& options);
 
   // Top hits for `query`, best first. Keyword mode builds a safe FTS5 query (fts_query.h).
-  // Errors: kInvalidArgument for k out of range or a vector mode without an embedder; kInternal
+  // Errors: kInvalidArgument for k out of range, a negative rrf_k or keyword_weight in hybrid
+  // mode, or a vector mode without an embedder; kInternal
   // for SQLite/FAISS/embedder failures. An empty query or index gives no hits.
   Result<std::vector<SearchHit>> search(const std::string& query, const SearchOptions& options);
 

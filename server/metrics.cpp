@@ -85,7 +85,8 @@ std::string Metrics::render(const MetricsGauges& g) const {
   line(&out, "r1_completion_tokens_total", "", static_cast<double>(completion_tokens_.load()));
   help(&out, "r1_reasoning_tokens_total", "counter", "Generated tokens inside thinking.");
   line(&out, "r1_reasoning_tokens_total", "", static_cast<double>(reasoning_tokens_.load()));
-  help(&out, "r1_rejected_total", "counter", "Requests refused with 503 because the queue was full.");
+  help(&out, "r1_rejected_total", "counter",
+       "Requests refused with 503 because the queue was full.");
   line(&out, "r1_rejected_total", "", static_cast<double>(rejected_.load()));
   help(&out, "r1_cancelled_total", "counter",
        "Generations stopped because the client went away or the request timed out.");

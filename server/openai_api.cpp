@@ -164,9 +164,9 @@ std::optional<ApiError> get_stop(const json& obj, const RequestLimits& limits,
   }
   for (const std::string& s : stops) {
     if (static_cast<int64_t>(s.size()) > limits.max_stop_bytes) {
-      return bad_request("each stop string may be at most " +
-                             std::to_string(limits.max_stop_bytes) + " bytes",
-                         "stop");
+      return bad_request(
+          "each stop string may be at most " + std::to_string(limits.max_stop_bytes) + " bytes",
+          "stop");
     }
     if (!s.empty()) out->push_back(s);
   }
@@ -194,7 +194,8 @@ std::optional<ApiError> get_sampling(const json& obj, SamplerParams* s) {
   if (auto e = get_number(obj, "presence_penalty", -2.0, 2.0, &s->presence_penalty)) return e;
   if (auto e = get_number(obj, "frequency_penalty", -2.0, 2.0, &s->frequency_penalty)) return e;
   if (auto e = get_number(obj, "repetition_penalty", 0.0, 10.0, &s->repeat_penalty)) return e;
-  if (s->repeat_penalty <= 0.0f) return bad_request("repetition_penalty must be > 0", "repetition_penalty");
+  if (s->repeat_penalty <= 0.0f)
+    return bad_request("repetition_penalty must be > 0", "repetition_penalty");
   int64_t top_k = s->top_k;
   if (auto e = get_int(obj, "top_k", 0, 1 << 20, &top_k)) return e;
   s->top_k = static_cast<int32_t>(top_k);
@@ -255,9 +256,9 @@ std::optional<ApiError> get_content(const json& m, const std::string& where, std
       return e;
     }
     if (type != "text") {
-      return bad_request(pw + ": content parts of type \"" + type +
-                             "\" are not supported (text only)",
-                         pw + ".type");
+      return bad_request(
+          pw + ": content parts of type \"" + type + "\" are not supported (text only)",
+          pw + ".type");
     }
     const json* t = field(part, "text");
     if (!t || !t->is_string()) return bad_request(pw + ".text must be a string", pw + ".text");
@@ -270,7 +271,8 @@ std::optional<ApiError> get_message(const json& m, size_t index, ChatMessage* ou
   const std::string where = "messages[" + std::to_string(index) + "]";
   if (!m.is_object()) return wrong_type(where, "an object", m);
   const json* role = field(m, "role");
-  if (!role || !role->is_string()) return bad_request(where + ".role must be a string", where + ".role");
+  if (!role || !role->is_string())
+    return bad_request(where + ".role must be a string", where + ".role");
   out->role = role->get<std::string>();
   if (out->role == "developer") out->role = "system";
   if (out->role != "system" && out->role != "user" && out->role != "assistant" &&
@@ -298,10 +300,12 @@ std::optional<ApiError> get_message(const json& m, size_t index, ChatMessage* ou
           return e;
         }
         const json* fn = field(c, "function");
-        if (!fn || !fn->is_object()) return bad_request(cw + ".function must be an object", cw + ".function");
+        if (!fn || !fn->is_object())
+          return bad_request(cw + ".function must be an object", cw + ".function");
         const json* name = field(*fn, "name");
         if (!name || !name->is_string() || name->get<std::string>().empty()) {
-          return bad_request(cw + ".function.name must be a non-empty string", cw + ".function.name");
+          return bad_request(cw + ".function.name must be a non-empty string",
+                             cw + ".function.name");
         }
         call.name = name->get<std::string>();
         const json* args = field(*fn, "arguments");
@@ -347,13 +351,14 @@ std::optional<ApiError> get_response_format(const json& obj, ChatRequest* chat) 
     return std::nullopt;
   }
   if (type != "json_schema") {
-    return bad_request("response_format.type must be text, json_object or json_schema, not \"" +
-                           type + "\"",
-                       "response_format.type");
+    return bad_request(
+        "response_format.type must be text, json_object or json_schema, not \"" + type + "\"",
+        "response_format.type");
   }
   const json* js = field(*rf, "json_schema");
   if (!js || !js->is_object()) {
-    return bad_request("response_format.json_schema must be an object", "response_format.json_schema");
+    return bad_request("response_format.json_schema must be an object",
+                       "response_format.json_schema");
   }
   const json* schema = field(*js, "schema");
   if (!schema) {
@@ -379,9 +384,9 @@ std::optional<ApiError> get_thinking(const json& obj, ChatRequest* chat) {
   if (!effort.empty()) {
     std::optional<int32_t> b = reasoning_effort_budget(effort);
     if (!b) {
-      return bad_request("reasoning_effort must be minimal, low, medium or high, not \"" + effort +
-                             "\"",
-                         "reasoning_effort");
+      return bad_request(
+          "reasoning_effort must be minimal, low, medium or high, not \"" + effort + "\"",
+          "reasoning_effort");
     }
     chat->thinking.budget = *b;
   }
@@ -393,7 +398,8 @@ std::optional<ApiError> get_thinking(const json& obj, ChatRequest* chat) {
     if (!kw->is_object()) return wrong_type("chat_template_kwargs", "an object", *kw);
     const json* et = field(*kw, "enable_thinking");
     if (et) {
-      if (!et->is_boolean()) return wrong_type("chat_template_kwargs.enable_thinking", "a boolean", *et);
+      if (!et->is_boolean())
+        return wrong_type("chat_template_kwargs.enable_thinking", "a boolean", *et);
       if (et->get<bool>()) {
         chat->think = true;
       } else {
@@ -487,8 +493,8 @@ std::optional<ApiError> parse_completion(std::string_view body, const RequestLim
   if (out->prompt.empty()) return bad_request("prompt must not be empty", "prompt");
   if (auto e = get_sampling(obj, &out->sampling)) return e;
   if (auto e = get_n(obj)) return e;
-  if (auto e = get_max_tokens(obj, limits, std::min<int64_t>(16, limits.max_tokens),
-                              &out->max_tokens)) {
+  if (auto e =
+          get_max_tokens(obj, limits, std::min<int64_t>(16, limits.max_tokens), &out->max_tokens)) {
     return e;
   }
   if (auto e = get_stop(obj, limits, &out->stop)) return e;
@@ -509,9 +515,10 @@ std::optional<ApiError> parse_embedding(std::string_view body, const RequestLimi
   } else if (input->is_array()) {
     for (const json& s : *input) {
       if (!s.is_string()) {
-        return bad_request("input must be a string or an array of strings (token arrays are not "
-                           "supported)",
-                           "input");
+        return bad_request(
+            "input must be a string or an array of strings (token arrays are not "
+            "supported)",
+            "input");
       }
       out->input.push_back(s.get<std::string>());
     }
@@ -560,9 +567,8 @@ json tool_call_json(const ToolCall& call) {
 json chat_completion_json(const std::string& id, int64_t created, const std::string& model,
                           const ChatResult& result, const std::string& finish_reason) {
   json message = {{"role", "assistant"}};
-  message["content"] = result.content.empty() && !result.tool_calls.empty()
-                           ? json(nullptr)
-                           : json(result.content);
+  message["content"] =
+      result.content.empty() && !result.tool_calls.empty() ? json(nullptr) : json(result.content);
   if (!result.reasoning.empty()) message["reasoning_content"] = result.reasoning;
   if (!result.tool_calls.empty()) {
     json calls = json::array();
@@ -574,27 +580,26 @@ json chat_completion_json(const std::string& id, int64_t created, const std::str
           {"created", created},
           {"model", model},
           {"system_fingerprint", "r1"},
-          {"choices",
-           json::array({{{"index", 0},
-                         {"message", message},
-                         {"logprobs", nullptr},
-                         {"finish_reason", finish_reason}}})},
+          {"choices", json::array({{{"index", 0},
+                                    {"message", message},
+                                    {"logprobs", nullptr},
+                                    {"finish_reason", finish_reason}}})},
           {"usage", usage_json(result.usage)}};
 }
 
-json chat_chunk_json(const std::string& id, int64_t created, const std::string& model,
-                     json delta, const std::string& finish_reason) {
-  return {{"id", id},
-          {"object", "chat.completion.chunk"},
-          {"created", created},
-          {"model", model},
-          {"system_fingerprint", "r1"},
-          {"choices", json::array({{{"index", 0},
-                                    {"delta", std::move(delta)},
-                                    {"logprobs", nullptr},
-                                    {"finish_reason", finish_reason.empty()
-                                                          ? json(nullptr)
-                                                          : json(finish_reason)}}})}};
+json chat_chunk_json(const std::string& id, int64_t created, const std::string& model, json delta,
+                     const std::string& finish_reason) {
+  return {
+      {"id", id},
+      {"object", "chat.completion.chunk"},
+      {"created", created},
+      {"model", model},
+      {"system_fingerprint", "r1"},
+      {"choices", json::array({{{"index", 0},
+                                {"delta", std::move(delta)},
+                                {"logprobs", nullptr},
+                                {"finish_reason",
+                                 finish_reason.empty() ? json(nullptr) : json(finish_reason)}}})}};
 }
 
 StopFilter::StopFilter(std::vector<std::string> stops) : stops_(std::move(stops)) {
@@ -614,7 +619,8 @@ std::string StopFilter::push(std::string_view text) {
     }
   }
   size_t safe = text_.size();
-  if (!stopped_ && max_len_ > 0) safe = text_.size() > max_len_ - 1 ? text_.size() - (max_len_ - 1) : 0;
+  if (!stopped_ && max_len_ > 0)
+    safe = text_.size() > max_len_ - 1 ? text_.size() - (max_len_ - 1) : 0;
   if (safe <= sent_) return "";
   std::string out = text_.substr(sent_, safe - sent_);
   sent_ = safe;

@@ -31,10 +31,10 @@ ApiError bad_request(std::string message, std::string param = "");
 
 // Bounds a request must stay within; the server fills them from its configuration.
 struct RequestLimits {
-  int64_t max_tokens = 4096;      // generated tokens per request at most (and the default)
-  int64_t max_messages = 1024;    // messages per chat request
-  int64_t max_stop = 4;           // stop strings
-  int64_t max_stop_bytes = 256;   // per stop string
+  int64_t max_tokens = 4096;     // generated tokens per request at most (and the default)
+  int64_t max_messages = 1024;   // messages per chat request
+  int64_t max_stop = 4;          // stop strings
+  int64_t max_stop_bytes = 256;  // per stop string
   int64_t max_embedding_inputs = 2048;
 };
 

@@ -5,9 +5,9 @@
 
 #include <atomic>
 #include <chrono>
-#include <cstring>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <map>
@@ -95,8 +95,7 @@ std::string random_hex(size_t n) {
 }
 
 bool is_loopback(const std::string& host) {
-  return host == "127.0.0.1" || host == "localhost" || host == "::1" ||
-         host.rfind("127.", 0) == 0;
+  return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
 
 std::string sse(const json& j) {
@@ -307,19 +306,22 @@ struct Server::Impl {
   void agent_approval(const httplib::Request& req, httplib::Response& res);
   std::optional<ApiError> check_agent_access(const httplib::Request& req, const AgentEntry& a);
   std::shared_ptr<RunRecord> find_run(const std::string& id);
+  // The run named by the route (agent, run id) if the key may see it; else sends the error.
+  std::shared_ptr<RunRecord> run_for_request(const httplib::Request& req, httplib::Response& res);
   void remember_run(const std::shared_ptr<RunRecord>& rec);
 };
 
 Server::Server() : impl_(std::make_unique<Impl>()) {}
-Server::~Server() { stop(); }
+Server::~Server() {
+  stop();
+}
 
 Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
   if (options.slots < 1 || options.slots > 256) {
     return Status::invalid("--slots must be between 1 and 256");
   }
   if (options.queue < 0) return Status::invalid("--queue must be 0 or more");
-  if (options.keys.empty() && !is_loopback(options.host) &&
-      !options.allow_unauthenticated_remote) {
+  if (options.keys.empty() && !is_loopback(options.host) && !options.allow_unauthenticated_remote) {
     return Status::invalid("refusing to listen on " + options.host +
                            " without API keys: give --api-keys FILE (or R1_API_KEYS), or "
                            "--allow-unauthenticated to accept anyone who can reach the port");
@@ -335,13 +337,14 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
   if (!model) return model.status();
   im.model = std::move(model.value());
   Status ctx_ok = im.model->check_context(options.ctx * options.slots);
-  if (!ctx_ok) return Status::invalid(ctx_ok.message() + " (" + std::to_string(options.slots) +
-                                      " slots of " + std::to_string(options.ctx) + " tokens)");
+  if (!ctx_ok)
+    return Status::invalid(ctx_ok.message() + " (" + std::to_string(options.slots) + " slots of " +
+                           std::to_string(options.ctx) + " tokens)");
   im.pool = std::make_unique<ThreadPool>(options.threads);
-  im.model_id = options.model_id.empty() ? std::filesystem::path(*path).stem().string()
-                                         : options.model_id;
-  im.limits.max_tokens = options.max_tokens > 0 ? std::min(options.max_tokens, options.ctx)
-                                                : options.ctx;
+  im.model_id =
+      options.model_id.empty() ? std::filesystem::path(*path).stem().string() : options.model_id;
+  im.limits.max_tokens =
+      options.max_tokens > 0 ? std::min(options.max_tokens, options.ctx) : options.ctx;
   im.scheduler = std::make_unique<BatchScheduler>(*im.model, *im.pool, options.max_batch);
   ServingContext serving;
   serving.scheduler = im.scheduler.get();
@@ -372,7 +375,8 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
       // "all-minilm-l6-v2.f32" -> "all-minilm-l6-v2": the name clients know.
       const size_t dot = im.embedding_id.find('.');
       if (dot != std::string::npos) im.embedding_id.resize(dot);
-      for (char& c : im.embedding_id) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      for (char& c : im.embedding_id)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     } else if (!options.embedding_model.empty()) {
       return epath.status();
     }
@@ -403,14 +407,18 @@ Status Server::bind() {
     im.bound_port = im.http.bind_to_port(im.opt.host, im.opt.port) ? im.opt.port : -1;
   }
   if (im.bound_port < 0) {
-    return Status::io_error("cannot listen on " + im.opt.host + ":" +
-                            std::to_string(im.opt.port) + " (address in use or not available)");
+    return Status::io_error("cannot listen on " + im.opt.host + ":" + std::to_string(im.opt.port) +
+                            " (address in use or not available)");
   }
   return Status::ok();
 }
 
-int Server::port() const { return impl_->bound_port; }
-void Server::serve() { impl_->http.listen_after_bind(); }
+int Server::port() const {
+  return impl_->bound_port;
+}
+void Server::serve() {
+  impl_->http.listen_after_bind();
+}
 void Server::stop() {
   if (impl_ && impl_->http.is_running()) impl_->http.stop();
 }
@@ -443,8 +451,8 @@ void Server::Impl::setup_routes() {
                                 "no route " + req.method + " " + req.path, "not_found"));
     } else if (res.status == 413) {
       send_error(res, api_error(413, "invalid_request_error",
-                                "the request body exceeds " +
-                                    std::to_string(opt.max_body_bytes) + " bytes",
+                                "the request body exceeds " + std::to_string(opt.max_body_bytes) +
+                                    " bytes",
                                 "body_too_large"));
     } else {
       send_error(res, api_error(res.status, "invalid_request_error",
@@ -477,11 +485,17 @@ void Server::Impl::setup_routes() {
   });
   http.Get("/v1/models", [this](const httplib::Request& req, httplib::Response& res) {
     json data = json::array();
-    data.push_back({{"id", model_id}, {"object", "model"}, {"created", created}, {"owned_by", "r1"},
+    data.push_back({{"id", model_id},
+                    {"object", "model"},
+                    {"created", created},
+                    {"owned_by", "r1"},
                     {"capabilities", json::array({"chat"})}});
     if (embedder) {
-      data.push_back({{"id", embedding_id}, {"object", "model"}, {"created", created},
-                      {"owned_by", "r1"}, {"capabilities", json::array({"embeddings"})}});
+      data.push_back({{"id", embedding_id},
+                      {"object", "model"},
+                      {"created", created},
+                      {"owned_by", "r1"},
+                      {"capabilities", json::array({"embeddings"})}});
     }
     send_json(res, 200, {{"object", "list"}, {"data", data}});
     metrics.request(req.path, 200);
@@ -489,7 +503,8 @@ void Server::Impl::setup_routes() {
   http.Get(R"(/v1/models/(.+))", [this](const httplib::Request& req, httplib::Response& res) {
     const std::string id = req.matches[1];
     if (known_model(id) || (embedder && id == embedding_id)) {
-      send_json(res, 200, {{"id", id}, {"object", "model"}, {"created", created}, {"owned_by", "r1"}});
+      send_json(res, 200,
+                {{"id", id}, {"object", "model"}, {"created", created}, {"owned_by", "r1"}});
     } else {
       send_error(res, api_error(404, "invalid_request_error",
                                 "the model \"" + id + "\" does not exist", "model_not_found"));
@@ -498,12 +513,10 @@ void Server::Impl::setup_routes() {
   http.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
     chat_completions(req, res);
   });
-  http.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) {
-    completions(req, res);
-  });
-  http.Post("/v1/embeddings", [this](const httplib::Request& req, httplib::Response& res) {
-    embeddings(req, res);
-  });
+  http.Post("/v1/completions",
+            [this](const httplib::Request& req, httplib::Response& res) { completions(req, res); });
+  http.Post("/v1/embeddings",
+            [this](const httplib::Request& req, httplib::Response& res) { embeddings(req, res); });
   http.Get("/v1/agents", [this](const httplib::Request& req, httplib::Response& res) {
     const ApiKey* key = key_for(req);
     json data = json::array();
@@ -515,14 +528,14 @@ void Server::Impl::setup_routes() {
     }
     send_json(res, 200, {{"object", "list"}, {"data", data}});
   });
-  http.Post(R"(/v1/agents/([^/]+)/runs)", [this](const httplib::Request& req,
-                                                  httplib::Response& res) { agent_run(req, res); });
-  http.Get(R"(/v1/agents/([^/]+)/runs/([^/]+))",
-           [this](const httplib::Request& req, httplib::Response& res) { agent_run_get(req, res); });
-  http.Post(R"(/v1/agents/([^/]+)/runs/([^/]+)/approvals)",
-            [this](const httplib::Request& req, httplib::Response& res) {
-              agent_approval(req, res);
-            });
+  http.Post(R"(/v1/agents/([^/]+)/runs)",
+            [this](const httplib::Request& req, httplib::Response& res) { agent_run(req, res); });
+  http.Get(
+      R"(/v1/agents/([^/]+)/runs/([^/]+))",
+      [this](const httplib::Request& req, httplib::Response& res) { agent_run_get(req, res); });
+  http.Post(
+      R"(/v1/agents/([^/]+)/runs/([^/]+)/approvals)",
+      [this](const httplib::Request& req, httplib::Response& res) { agent_approval(req, res); });
 
   http.Get("/", [](const httplib::Request&, httplib::Response& res) {
     const auto& assets = web_assets();
@@ -576,11 +589,11 @@ void Server::Impl::chat_completions(const httplib::Request& req, httplib::Respon
   }
   if (!known_model(run->request.model)) {
     metrics.request("/v1/chat/completions", 404);
-    return send_error(res, api_error(404, "invalid_request_error",
-                                     "the model \"" + run->request.model +
-                                         "\" does not exist (this server runs \"" + model_id +
-                                         "\")",
-                                     "model_not_found"));
+    return send_error(res,
+                      api_error(404, "invalid_request_error",
+                                "the model \"" + run->request.model +
+                                    "\" does not exist (this server runs \"" + model_id + "\")",
+                                "model_not_found"));
   }
   ApiError busy;
   std::shared_ptr<Lease> lease = acquire(deadline(), &busy);
@@ -594,8 +607,8 @@ void Server::Impl::chat_completions(const httplib::Request& req, httplib::Respon
 
   // Drives the engine; `write` sends one SSE chunk (returns false once the client is gone),
   // or is empty for a whole response.
-  auto execute = [this, run, lease, created, until](
-                     const std::function<bool(const json&)>& write) -> Result<ChatResult> {
+  auto execute = [this, run, lease, created,
+                  until](const std::function<bool(const json&)>& write) -> Result<ChatResult> {
     ChatCompletionRequest& r = run->request;
     StopFilter stop(r.stop);
     int call_index = 0;
@@ -613,8 +626,7 @@ void Server::Impl::chat_completions(const httplib::Request& req, httplib::Respon
     auto on_event = [&](const ChatEvent& e) -> bool {
       if (!run->first_token_seen) {
         run->first_token_seen = true;
-        metrics.time_to_first_token(
-            std::chrono::duration<double>(Clock::now() - run->t0).count());
+        metrics.time_to_first_token(std::chrono::duration<double>(Clock::now() - run->t0).count());
       }
       if (Clock::now() > until) {
         run->timed_out = true;
@@ -676,63 +688,61 @@ void Server::Impl::chat_completions(const httplib::Request& req, httplib::Respon
     if (!r) {
       const int status = r.status().code() == StatusCode::kInvalidArgument ? 400 : 500;
       metrics.request("/v1/chat/completions", status);
-      return send_error(res, api_error(status, status == 400 ? "invalid_request_error"
-                                                             : "server_error",
-                                       r.status().message()));
+      return send_error(res,
+                        api_error(status, status == 400 ? "invalid_request_error" : "server_error",
+                                  r.status().message()));
     }
     account(*r);
     if (run->timed_out) {
       metrics.request("/v1/chat/completions", 504);
-      return send_error(res, api_error(504, "timeout",
-                                       "the request ran past the server's time limit of " +
-                                           std::to_string(static_cast<int>(opt.request_timeout_s)) +
-                                           " s"));
+      return send_error(
+          res, api_error(504, "timeout",
+                         "the request ran past the server's time limit of " +
+                             std::to_string(static_cast<int>(opt.request_timeout_s)) + " s"));
     }
     metrics.request("/v1/chat/completions", 200);
-    return send_json(res, 200,
-                     chat_completion_json(run->id, created, run->request.model, *r,
-                                          finish_reason(*r)));
+    return send_json(
+        res, 200,
+        chat_completion_json(run->id, created, run->request.model, *r, finish_reason(*r)));
   }
 
   metrics.request("/v1/chat/completions", 200);
   res.set_header("Cache-Control", "no-cache");
   res.set_header("X-Accel-Buffering", "no");
-  res.set_chunked_content_provider(
-      "text/event-stream",
-      [this, run, execute, finish_reason, account, created](size_t, httplib::DataSink& sink) {
-        auto write = [&sink](const json& j) {
-          const std::string s = sse(j);
-          return sink.write(s.data(), s.size());
-        };
-        Result<ChatResult> r = execute(write);
-        if (!r) {
-          if (!run->client_gone) {
-            ApiError e = api_error(500, "server_error", r.status().message());
-            write(e.to_json());
-          }
-        } else {
-          account(*r);
-          if (run->timed_out) {
-            write(api_error(504, "timeout", "the request ran past the server's time limit")
-                      .to_json());
-          } else if (!run->client_gone) {
-            write(chat_chunk_json(run->id, created, run->request.model, json::object(),
-                                  finish_reason(*r)));
-            if (run->request.include_usage) {
-              json usage = chat_chunk_json(run->id, created, run->request.model, json::object());
-              usage["choices"] = json::array();
-              usage["usage"] = usage_json(r->usage);
-              write(usage);
-            }
-          }
+  res.set_chunked_content_provider("text/event-stream", [this, run, execute, finish_reason, account,
+                                                         created](size_t, httplib::DataSink& sink) {
+    auto write = [&sink](const json& j) {
+      const std::string s = sse(j);
+      return sink.write(s.data(), s.size());
+    };
+    Result<ChatResult> r = execute(write);
+    if (!r) {
+      if (!run->client_gone) {
+        ApiError e = api_error(500, "server_error", r.status().message());
+        write(e.to_json());
+      }
+    } else {
+      account(*r);
+      if (run->timed_out) {
+        write(api_error(504, "timeout", "the request ran past the server's time limit").to_json());
+      } else if (!run->client_gone) {
+        write(chat_chunk_json(run->id, created, run->request.model, json::object(),
+                              finish_reason(*r)));
+        if (run->request.include_usage) {
+          json usage = chat_chunk_json(run->id, created, run->request.model, json::object());
+          usage["choices"] = json::array();
+          usage["usage"] = usage_json(r->usage);
+          write(usage);
         }
-        if (!run->client_gone) {
-          static const std::string done = "data: [DONE]\n\n";
-          sink.write(done.data(), done.size());
-        }
-        sink.done();
-        return true;
-      });
+      }
+    }
+    if (!run->client_gone) {
+      static const std::string done = "data: [DONE]\n\n";
+      sink.write(done.data(), done.size());
+    }
+    sink.done();
+    return true;
+  });
 }
 
 // ---- /v1/completions ----------------------------------------------------------------------
@@ -745,9 +755,9 @@ void Server::Impl::completions(const httplib::Request& req, httplib::Response& r
   }
   if (!known_model(request->model)) {
     metrics.request("/v1/completions", 404);
-    return send_error(res, api_error(404, "invalid_request_error",
-                                     "the model \"" + request->model + "\" does not exist",
-                                     "model_not_found"));
+    return send_error(
+        res, api_error(404, "invalid_request_error",
+                       "the model \"" + request->model + "\" does not exist", "model_not_found"));
   }
   ApiError busy;
   std::shared_ptr<Lease> lease = acquire(deadline(), &busy);
@@ -770,7 +780,7 @@ void Server::Impl::completions(const httplib::Request& req, httplib::Response& r
                                           {"finish_reason", std::move(finish)}}})}};
   };
   auto execute = [this, request, lease, t0, until](const TokenCallback& on_piece,
-                                                  bool* gone) -> Result<GenerateResult> {
+                                                   bool* gone) -> Result<GenerateResult> {
     GenerateParams p;
     p.max_tokens = request->max_tokens;
     p.sampling = request->sampling;
@@ -788,7 +798,8 @@ void Server::Impl::completions(const httplib::Request& req, httplib::Response& r
       }
       return true;
     };
-    Result<GenerateResult> r = lease->slot->engine->generator().generate_text(request->prompt, p, cb);
+    Result<GenerateResult> r =
+        lease->slot->engine->generator().generate_text(request->prompt, p, cb);
     if (r) {
       metrics.tokens(static_cast<int64_t>(r->prompt_ids.size()), r->timings.cached_tokens,
                      r->timings.generated_tokens, 0);
@@ -796,10 +807,9 @@ void Server::Impl::completions(const httplib::Request& req, httplib::Response& r
     return r;
   };
   auto finish = [](const GenerateResult& r) {
-    return std::string(r.stop_reason == StopReason::kLength ||
-                               r.stop_reason == StopReason::kContextFull
-                           ? "length"
-                           : "stop");
+    return std::string(
+        r.stop_reason == StopReason::kLength || r.stop_reason == StopReason::kContextFull ? "length"
+                                                                                          : "stop");
   };
   auto usage = [](const GenerateResult& r) {
     const int64_t p = static_cast<int64_t>(r.prompt_ids.size());
@@ -821,35 +831,33 @@ void Server::Impl::completions(const httplib::Request& req, httplib::Response& r
     return send_json(res, 200, body);
   }
   metrics.request("/v1/completions", 200);
-  res.set_chunked_content_provider(
-      "text/event-stream", [this, request, execute, chunk, finish, usage](
-                               size_t, httplib::DataSink& sink) {
-        auto write = [&sink](const json& j) {
-          const std::string s = sse(j);
-          return sink.write(s.data(), s.size());
-        };
-        bool gone = false;
-        if (request->echo) write(chunk(request->prompt, nullptr));
-        Result<GenerateResult> r = execute(
-            [&](int32_t, const std::string& piece) { return write(chunk(piece, nullptr)); },
-            &gone);
-        if (!r) {
-          write(api_error(500, "server_error", r.status().message()).to_json());
-        } else if (!gone) {
-          write(chunk("", finish(*r)));
-          if (request->include_usage) {
-            json u = chunk("", nullptr);
-            u["choices"] = json::array();
-            u["usage"] = usage(*r);
-            write(u);
-          }
-        }
-        if (gone) metrics.cancelled();
-        static const std::string done = "data: [DONE]\n\n";
-        if (!gone) sink.write(done.data(), done.size());
-        sink.done();
-        return true;
-      });
+  res.set_chunked_content_provider("text/event-stream", [this, request, execute, chunk, finish,
+                                                         usage](size_t, httplib::DataSink& sink) {
+    auto write = [&sink](const json& j) {
+      const std::string s = sse(j);
+      return sink.write(s.data(), s.size());
+    };
+    bool gone = false;
+    if (request->echo) write(chunk(request->prompt, nullptr));
+    Result<GenerateResult> r = execute(
+        [&](int32_t, const std::string& piece) { return write(chunk(piece, nullptr)); }, &gone);
+    if (!r) {
+      write(api_error(500, "server_error", r.status().message()).to_json());
+    } else if (!gone) {
+      write(chunk("", finish(*r)));
+      if (request->include_usage) {
+        json u = chunk("", nullptr);
+        u["choices"] = json::array();
+        u["usage"] = usage(*r);
+        write(u);
+      }
+    }
+    if (gone) metrics.cancelled();
+    static const std::string done = "data: [DONE]\n\n";
+    if (!gone) sink.write(done.data(), done.size());
+    sink.done();
+    return true;
+  });
 }
 
 // ---- /v1/embeddings -----------------------------------------------------------------------
@@ -869,11 +877,11 @@ void Server::Impl::embeddings(const httplib::Request& req, httplib::Response& re
   }
   if (request.model != embedding_id) {
     metrics.request("/v1/embeddings", 404);
-    return send_error(res, api_error(404, "invalid_request_error",
-                                     "the embedding model \"" + request.model +
-                                         "\" does not exist (this server has \"" + embedding_id +
-                                         "\")",
-                                     "model_not_found"));
+    return send_error(res,
+                      api_error(404, "invalid_request_error",
+                                "the embedding model \"" + request.model +
+                                    "\" does not exist (this server has \"" + embedding_id + "\")",
+                                "model_not_found"));
   }
   if (request.dimensions && *request.dimensions != embedder->dim()) {
     metrics.request("/v1/embeddings", 400);
@@ -884,7 +892,8 @@ void Server::Impl::embeddings(const httplib::Request& req, httplib::Response& re
   int64_t tokens = 0;
   Result<std::vector<float>> vectors = [&]() -> Result<std::vector<float>> {
     std::lock_guard<std::mutex> lock(embed_mu);
-    for (const std::string& s : request.input) tokens += static_cast<int64_t>(embedder->encode(s).size());
+    for (const std::string& s : request.input)
+      tokens += static_cast<int64_t>(embedder->encode(s).size());
     return embedder->embed(request.input);
   }();
   if (!vectors) {
@@ -921,8 +930,8 @@ std::optional<ApiError> Server::Impl::check_agent_access(const httplib::Request&
     for (const ToolRef& t : a.spec.tools) {
       if (!key->tools->count(t.name)) {
         return api_error(403, "permission_error",
-                         "this API key may not use the tool \"" + t.name + "\", which the agent \"" +
-                             a.name + "\" holds",
+                         "this API key may not use the tool \"" + t.name +
+                             "\", which the agent \"" + a.name + "\" holds",
                          "forbidden");
       }
     }
@@ -969,9 +978,9 @@ void Server::Impl::agent_run(const httplib::Request& req, httplib::Response& res
   Result<json> body = parse_json(req.body);
   if (!body || !body->is_object()) {
     metrics.request(endpoint, 400);
-    return send_error(res, bad_request(body ? "the request body must be a JSON object"
-                                            : "the request body is not valid JSON: " +
-                                                  body.status().message()));
+    return send_error(
+        res, bad_request(body ? "the request body must be a JSON object"
+                              : "the request body is not valid JSON: " + body.status().message()));
   }
   auto options = std::make_shared<RunOptions>();
   bool stream = true;
@@ -1025,8 +1034,8 @@ void Server::Impl::agent_run(const httplib::Request& req, httplib::Response& res
   const double approval_timeout = opt.approval_timeout_s;
 
   // Runs the agent; `write` sends SSE text (false once the client is gone) or is empty.
-  auto execute = [this, rec, lease, options, spec, threads, approval_timeout](
-                     const std::function<bool(const std::string&)>& write) -> json {
+  auto execute = [this, rec, lease, options, spec, threads,
+                  approval_timeout](const std::function<bool(const std::string&)>& write) -> json {
     std::atomic<bool> cancelled{false};
     std::atomic<bool> gone{false};
     json final_event;
@@ -1133,43 +1142,51 @@ void Server::Impl::agent_run(const httplib::Request& req, httplib::Response& res
   }
   res.set_header("Cache-Control", "no-cache");
   res.set_header("X-Accel-Buffering", "no");
-  res.set_chunked_content_provider("text/event-stream",
-                                   [execute](size_t, httplib::DataSink& sink) {
-                                     auto write = [&sink](const std::string& s) {
-                                       return sink.write(s.data(), s.size());
-                                     };
-                                     execute(write);
-                                     static const std::string done = "data: [DONE]\n\n";
-                                     sink.write(done.data(), done.size());
-                                     sink.done();
-                                     return true;
-                                   });
+  res.set_chunked_content_provider("text/event-stream", [execute](size_t, httplib::DataSink& sink) {
+    auto write = [&sink](const std::string& s) { return sink.write(s.data(), s.size()); };
+    execute(write);
+    static const std::string done = "data: [DONE]\n\n";
+    sink.write(done.data(), done.size());
+    sink.done();
+    return true;
+  });
 }
 
-void Server::Impl::agent_run_get(const httplib::Request& req, httplib::Response& res) {
+std::shared_ptr<RunRecord> Server::Impl::run_for_request(const httplib::Request& req,
+                                                         httplib::Response& res) {
   const std::string name = req.matches[1];
   const std::string id = req.matches[2];
   auto it = agents.find(name);
   std::shared_ptr<RunRecord> rec = find_run(id);
   if (it == agents.end() || !rec || rec->agent != name) {
-    return send_error(res, api_error(404, "invalid_request_error",
-                                     "no run " + id + " of agent \"" + name + "\"",
-                                     "run_not_found"));
+    send_error(res, api_error(404, "invalid_request_error",
+                              "no run " + id + " of agent \"" + name + "\"", "run_not_found"));
+    return nullptr;
   }
-  if (auto e = check_agent_access(req, it->second)) return send_error(res, *e);
+  if (auto e = check_agent_access(req, it->second)) {
+    send_error(res, *e);
+    return nullptr;
+  }
+  return rec;
+}
+
+void Server::Impl::agent_run_get(const httplib::Request& req, httplib::Response& res) {
+  std::shared_ptr<RunRecord> rec = run_for_request(req, res);
+  if (!rec) return;
+  const std::string id = req.matches[2];
   std::lock_guard<std::mutex> lock(rec->mu);
   json pending = json::array();
   for (const auto& [aid, a] : rec->approvals) {
     if (!a.decided) {
-      pending.push_back({{"approval_id", aid},
-                         {"call", {{"id", a.call.id}, {"name", a.call.name},
-                                   {"arguments", a.call.arguments}}},
-                         {"reason", a.reason}});
+      pending.push_back(
+          {{"approval_id", aid},
+           {"call", {{"id", a.call.id}, {"name", a.call.name}, {"arguments", a.call.arguments}}},
+           {"reason", a.reason}});
     }
   }
   send_json(res, 200,
             {{"run_id", rec->run_id},
-             {"agent", name},
+             {"agent", rec->agent},
              {"status", rec->status},
              {"pending_approvals", pending},
              {"events", rec->events},
@@ -1177,16 +1194,9 @@ void Server::Impl::agent_run_get(const httplib::Request& req, httplib::Response&
 }
 
 void Server::Impl::agent_approval(const httplib::Request& req, httplib::Response& res) {
-  const std::string name = req.matches[1];
+  std::shared_ptr<RunRecord> rec = run_for_request(req, res);
+  if (!rec) return;
   const std::string id = req.matches[2];
-  auto it = agents.find(name);
-  std::shared_ptr<RunRecord> rec = find_run(id);
-  if (it == agents.end() || !rec || rec->agent != name) {
-    return send_error(res, api_error(404, "invalid_request_error",
-                                     "no run " + id + " of agent \"" + name + "\"",
-                                     "run_not_found"));
-  }
-  if (auto e = check_agent_access(req, it->second)) return send_error(res, *e);
   Result<json> body = parse_json(req.body);
   if (!body || !body->is_object() || !body->contains("approval_id") ||
       !(*body)["approval_id"].is_string() || !body->contains("approve") ||
@@ -1198,9 +1208,9 @@ void Server::Impl::agent_approval(const httplib::Request& req, httplib::Response
     std::lock_guard<std::mutex> lock(rec->mu);
     auto a = rec->approvals.find(aid);
     if (a == rec->approvals.end()) {
-      return send_error(res, api_error(404, "invalid_request_error",
-                                       "no approval " + aid + " in run " + id,
-                                       "approval_not_found"));
+      return send_error(
+          res, api_error(404, "invalid_request_error", "no approval " + aid + " in run " + id,
+                         "approval_not_found"));
     }
     if (a->second.decided) {
       return send_error(res, api_error(409, "invalid_request_error",

@@ -42,7 +42,7 @@ Result<std::vector<ApiKey>> parse_api_keys(std::string_view text, const std::str
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  int port = 8080;  // 0: any free port (see Server::port())
+  int port = 8080;              // 0: any free port (see Server::port())
   std::string model;            // GGUF path or known name ("" = the default model)
   std::string model_id;         // the id clients send as "model" ("" = the model file's stem)
   std::string format;           // chat format ("" = detect)

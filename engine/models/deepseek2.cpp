@@ -42,6 +42,7 @@
 #include <limits>
 
 #include "engine/model.h"
+#include "engine/models/weights.h"
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/ops.h"
@@ -79,12 +80,6 @@ struct Ds2Params {
   float rope_corr_hi = 0.0f;
   float kq_scale = 0.0f;  // attention scale (mscale^2 / sqrt(qk))
   int64_t latent() const { return kv_lora_rank + rope; }
-};
-
-struct Weight {
-  const GgufTensorInfo* t = nullptr;
-  TensorType type() const { return t->type; }
-  const uint8_t* data() const { return t->data; }
 };
 
 struct LayerWeights {
@@ -178,90 +173,15 @@ class Deepseek2Model final : public Model {
 
   Ds2Params p_;
   uint64_t routed_expert_bytes_ = 0;  // ffn_{gate,up,down}_exps of every layer
-  Weight token_embd_;  // (n_vocab, E)
-  Weight output_;      // (n_vocab, E), may be token_embd_
+  Weight token_embd_;                 // (n_vocab, E)
+  Weight output_;                     // (n_vocab, E), may be token_embd_
   std::vector<float> output_norm_;
   std::vector<LayerWeights> layers_;
 };
 
-std::string where(const GgufFile& f, const std::string& what) {
-  return f.path() + ": " + what;
-}
-
 std::string key(const std::string& name) {
   return std::string(kArch) + "." + name;
 }
-
-std::string shape_str(const GgufTensorInfo& t) {
-  std::string s = "[";
-  for (int d = 0; d < t.n_dims; ++d) s += (d ? ", " : "") + std::to_string(t.ne[d]);
-  return s + "]";
-}
-
-// A weight of `dims` ggml dimensions (innermost first); a 3-D expected shape also accepts the
-// same bytes written as 2-D {ne0, ne1 * ne2}.
-Result<Weight> bind_tensor(const GgufFile& f, const std::string& name,
-                           std::initializer_list<int64_t> dims) {
-  const GgufTensorInfo* t = f.find_tensor(name);
-  if (t == nullptr) return Status::invalid(where(f, "missing tensor '" + name + "'"));
-  const int64_t* ne = dims.begin();
-  const int n = static_cast<int>(dims.size());
-  bool ok = t->n_dims == n;
-  for (int d = 0; ok && d < n; ++d) ok = t->ne[d] == ne[d];
-  if (!ok && n == 3 && t->n_dims == 2) ok = t->ne[0] == ne[0] && t->ne[1] == ne[1] * ne[2];
-  if (!ok) {
-    std::string want = "[";
-    for (int d = 0; d < n; ++d) want += (d ? ", " : "") + std::to_string(ne[d]);
-    return Status::invalid(
-        where(f, "tensor '" + name + "' has shape " + shape_str(*t) + ", expected " + want + "]"));
-  }
-  if (!cpu_type_supported(t->type)) {
-    return Status::unsupported(where(f, "tensor '" + name + "' has type " +
-                                            tensor_type_name(t->type) +
-                                            ", which the CPU kernels do not run"));
-  }
-  return Weight{t};
-}
-
-// Small 1-D tensors (norms, biases) are converted to f32 once at load.
-Result<std::vector<float>> bind_vector(const GgufFile& f, const std::string& name, int64_t n) {
-  const GgufTensorInfo* t = f.find_tensor(name);
-  if (t == nullptr) return Status::invalid(where(f, "missing tensor '" + name + "'"));
-  if (t->n_elements() != n || t->ne[0] != n) {
-    return Status::invalid(where(f, "tensor '" + name + "' has " + std::to_string(t->n_elements()) +
-                                        " elements, expected " + std::to_string(n)));
-  }
-  std::vector<float> out(static_cast<size_t>(n));
-  if (!dequantize_row_ref(t->type, t->data, out.data(), n)) {
-    return Status::unsupported(
-        where(f, "tensor '" + name + "' has unsupported type " + tensor_type_name(t->type)));
-  }
-  return out;
-}
-
-Result<int64_t> read_dim(const GgufFile& f, const std::string& k, int64_t lo, int64_t hi) {
-  Result<uint64_t> v = f.get_uint(k);
-  if (!v) return Status::invalid(where(f, v.status().message()));
-  if (*v < static_cast<uint64_t>(lo) || *v > static_cast<uint64_t>(hi)) {
-    return Status::invalid(where(f, "metadata '" + k + "' = " + std::to_string(*v) +
-                                        " is outside [" + std::to_string(lo) + ", " +
-                                        std::to_string(hi) + "]"));
-  }
-  return static_cast<int64_t>(*v);
-}
-
-Result<int64_t> read_dim_or(const GgufFile& f, const std::string& k, int64_t fallback, int64_t lo,
-                            int64_t hi) {
-  if (f.find(k) == nullptr) return fallback;
-  return read_dim(f, k, lo, hi);
-}
-
-#define R1_ASSIGN(lhs, expr)                     \
-  do {                                           \
-    auto r1_result_ = (expr);                    \
-    if (!r1_result_) return r1_result_.status(); \
-    lhs = std::move(r1_result_.value());         \
-  } while (0)
 
 // Bytes of expert `e`'s slice of a 3-D expert tensor.
 const uint8_t* expert_slice(const Weight& w, int64_t e) {
@@ -293,13 +213,13 @@ Status Deepseek2Model::bind(const GgufFile& f) {
     R1_ASSIGN(p.v_head, read_dim(f, key("attention.value_length"), 1, 4096));
   }
   if (p.rope % 2 != 0 || p.rope >= qk) {
-    return Status::invalid(where(f, key("rope.dimension_count") + " = " + std::to_string(p.rope) +
-                                        " must be even and below the key head size " +
-                                        std::to_string(qk)));
+    return Status::invalid(
+        gguf_where(f, key("rope.dimension_count") + " = " + std::to_string(p.rope) +
+                          " must be even and below the key head size " + std::to_string(qk)));
   }
   p.nope = qk - p.rope;
   if (p.latent() > 1024) {
-    return Status::invalid(where(
+    return Status::invalid(gguf_where(
         f, "kv_lora_rank + rope dimensions = " + std::to_string(p.latent()) + " exceeds 1024"));
   }
 
@@ -309,13 +229,14 @@ Status Deepseek2Model::bind(const GgufFile& f) {
   R1_ASSIGN(p.n_expert_used, read_dim_or(f, key("expert_used_count"), 0, 0, 65536));
   if (has_moe) {
     if (p.n_expert < 1 || p.n_expert_used < 1) {
-      return Status::invalid(where(f, key("expert_count") + " and " + key("expert_used_count") +
-                                          " must be at least 1 for the MoE layers"));
+      return Status::invalid(gguf_where(f, key("expert_count") + " and " +
+                                               key("expert_used_count") +
+                                               " must be at least 1 for the MoE layers"));
     }
     if (p.n_expert_used > p.n_expert) {
-      return Status::invalid(
-          where(f, key("expert_used_count") + " = " + std::to_string(p.n_expert_used) +
-                       " exceeds " + key("expert_count") + " = " + std::to_string(p.n_expert)));
+      return Status::invalid(gguf_where(
+          f, key("expert_used_count") + " = " + std::to_string(p.n_expert_used) + " exceeds " +
+                 key("expert_count") + " = " + std::to_string(p.n_expert)));
     }
     R1_ASSIGN(p.n_ff_exp, read_dim(f, key("expert_feed_forward_length"), 1, 1 << 20));
     R1_ASSIGN(p.n_expert_shared, read_dim_or(f, key("expert_shared_count"), 0, 0, 64));
@@ -325,10 +246,10 @@ Status Deepseek2Model::bind(const GgufFile& f) {
       const int64_t per_group = p.n_expert / p.n_group;
       if (p.n_expert % p.n_group != 0 || per_group < 2 || p.n_group_used < 1 ||
           p.n_group_used > p.n_group || p.n_expert_used > p.n_group_used * per_group) {
-        return Status::invalid(
-            where(f, "expert groups do not fit: " + std::to_string(p.n_expert) + " experts in " +
-                         std::to_string(p.n_group) + " groups, " + std::to_string(p.n_group_used) +
-                         " groups used, " + std::to_string(p.n_expert_used) + " experts used"));
+        return Status::invalid(gguf_where(
+            f, "expert groups do not fit: " + std::to_string(p.n_expert) + " experts in " +
+                   std::to_string(p.n_group) + " groups, " + std::to_string(p.n_group_used) +
+                   " groups used, " + std::to_string(p.n_expert_used) + " experts used"));
       }
     }
     int64_t gating = 0;
@@ -338,15 +259,15 @@ Status Deepseek2Model::bind(const GgufFile& f) {
     } else if (gating == 2) {
       p.gating = Gating::kSigmoid;
     } else {
-      return Status::unsupported(where(f, key("expert_gating_func") + " = " +
-                                              std::to_string(gating) +
-                                              " (1 softmax and 2 sigmoid are supported)"));
+      return Status::unsupported(gguf_where(f, key("expert_gating_func") + " = " +
+                                                   std::to_string(gating) +
+                                                   " (1 softmax and 2 sigmoid are supported)"));
     }
     R1_ASSIGN(p.weights_norm, f.get_bool_or(key("expert_weights_norm"), false));
     double scale = 0;
     R1_ASSIGN(scale, f.get_float_or(key("expert_weights_scale"), 0.0));
     if (!std::isfinite(scale))
-      return Status::invalid(where(f, "expert_weights_scale is not finite"));
+      return Status::invalid(gguf_where(f, "expert_weights_scale is not finite"));
     p.weights_scale = static_cast<float>(scale);
   }
 
@@ -356,7 +277,8 @@ Status Deepseek2Model::bind(const GgufFile& f) {
   c.rope_freq_base = static_cast<float>(base);
   c.rms_eps = static_cast<float>(eps);
   if (!(c.rope_freq_base > 0.0f) || !std::isfinite(c.rope_freq_base) || !(c.rms_eps > 0.0f)) {
-    return Status::invalid(where(f, "rope.freq_base and layer_norm_rms_epsilon must be positive"));
+    return Status::invalid(
+        gguf_where(f, "rope.freq_base and layer_norm_rms_epsilon must be positive"));
   }
 
   // Rotary scaling, with llama.cpp's numbers for deepseek2 (YaRN: ext_factor 1, beta_fast 32,
@@ -367,13 +289,13 @@ Status Deepseek2Model::bind(const GgufFile& f) {
   std::string scaling = "none";
   if (f.find(key("rope.scaling.type")) != nullptr) {
     Result<std::string_view> st = f.get_string(key("rope.scaling.type"));
-    if (!st) return Status::invalid(where(f, st.status().message()));
+    if (!st) return Status::invalid(gguf_where(f, st.status().message()));
     scaling = std::string(*st);
   }
   double factor = 1.0;
   R1_ASSIGN(factor, f.get_float_or(key("rope.scaling.factor"), 0.0));
   if (!std::isfinite(factor) || factor < 0) {
-    return Status::invalid(where(f, key("rope.scaling.factor") + " must be positive"));
+    return Status::invalid(gguf_where(f, key("rope.scaling.factor") + " must be positive"));
   }
   c.rope_freq_scale =
       (scaling == "none" || factor == 0.0) ? 1.0f : static_cast<float>(1.0 / factor);
@@ -404,7 +326,7 @@ Status Deepseek2Model::bind(const GgufFile& f) {
     p.rope_corr_hi = std::min(static_cast<float>(p.rope - 1), std::ceil(corr_dim(beta_slow)));
   } else if (scaling != "none" && scaling != "linear") {
     return Status::unsupported(
-        where(f, key("rope.scaling.type") + " '" + scaling + "' is not supported"));
+        gguf_where(f, key("rope.scaling.type") + " '" + scaling + "' is not supported"));
   }
   p.rope_attn_factor = attn_factor;
   const float attn_factor_org = attn_factor * (1.0f + 0.1f * ln_factor);
@@ -418,7 +340,7 @@ Status Deepseek2Model::bind(const GgufFile& f) {
 
   const int64_t E = c.n_embd, H = c.n_head, R = p.kv_lora_rank;
   const GgufTensorInfo* emb = f.find_tensor("token_embd.weight");
-  if (emb == nullptr) return Status::invalid(where(f, "missing tensor 'token_embd.weight'"));
+  if (emb == nullptr) return Status::invalid(gguf_where(f, "missing tensor 'token_embd.weight'"));
   c.n_vocab = emb->ne[1];
   R1_ASSIGN(token_embd_, bind_tensor(f, "token_embd.weight", {E, c.n_vocab}));
   if (f.find_tensor("output.weight") != nullptr) {
@@ -486,8 +408,8 @@ Status Deepseek2Model::bind(const GgufFile& f) {
         dense.insert(dense.end(), {&L.w_gate_sh, &L.w_up_sh, &L.w_down_sh});
       }
       const double share = static_cast<double>(p.n_expert_used) / static_cast<double>(n_exp);
-      const uint64_t routed = L.w_gate_exps.t->n_bytes + L.w_up_exps.t->n_bytes +
-                              L.w_down_exps.t->n_bytes;
+      const uint64_t routed =
+          L.w_gate_exps.t->n_bytes + L.w_up_exps.t->n_bytes + L.w_down_exps.t->n_bytes;
       bytes += share * static_cast<double>(routed);
       routed_expert_bytes_ += routed;
       if (c.file_type.empty()) c.file_type = tensor_type_name(L.w_gate_exps.type());
@@ -497,8 +419,9 @@ Status Deepseek2Model::bind(const GgufFile& f) {
   // Every activation row handed to the kernels must be a whole number of blocks.
   for (const auto& t : f.tensors()) {
     if (cpu_type_supported(t.type) && tensor_row_bytes(t.type, t.ne[0]) < 0) {
-      return Status::invalid(where(f, "tensor '" + t.name + "' rows of " + std::to_string(t.ne[0]) +
-                                          " elements are not whole blocks of its type"));
+      return Status::invalid(gguf_where(f, "tensor '" + t.name + "' rows of " +
+                                               std::to_string(t.ne[0]) +
+                                               " elements are not whole blocks of its type"));
     }
   }
   bytes_per_token_ = static_cast<uint64_t>(bytes);

@@ -21,6 +21,7 @@
 #include <cstring>
 
 #include "engine/models/llama_family.h"
+#include "engine/models/weights.h"
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/ops.h"
@@ -56,12 +57,6 @@ struct LlamaScratch final : ForwardScratch {
     int64_t h_kv;   // kv head
   };
   std::vector<AttentionItem> attention_items;
-};
-
-struct Weight {
-  const GgufTensorInfo* t = nullptr;
-  const void* data() const { return t->data; }
-  TensorType type() const { return t->type; }
 };
 
 struct LayerWeights {
@@ -101,60 +96,6 @@ class LlamaFamilyModel final : public Model {
   std::vector<LayerWeights> layers_;
 };
 
-std::string where(const GgufFile& f, const std::string& what) {
-  return f.path() + ": " + what;
-}
-
-Result<Weight> bind_matrix(const GgufFile& f, const std::string& name, int64_t cols, int64_t rows) {
-  const GgufTensorInfo* t = f.find_tensor(name);
-  if (t == nullptr) return Status::invalid(where(f, "missing tensor '" + name + "'"));
-  if (t->n_dims != 2 || t->ne[0] != cols || t->ne[1] != rows) {
-    return Status::invalid(where(f, "tensor '" + name + "' has shape [" + std::to_string(t->ne[0]) +
-                                        ", " + std::to_string(t->ne[1]) + "], expected [" +
-                                        std::to_string(cols) + ", " + std::to_string(rows) + "]"));
-  }
-  if (!cpu_type_supported(t->type)) {
-    return Status::unsupported(where(f, "tensor '" + name + "' has type " +
-                                            tensor_type_name(t->type) +
-                                            ", which the CPU kernels do not run"));
-  }
-  return Weight{t};
-}
-
-// Small 1-D tensors (norms, biases) are converted to f32 once at load.
-Result<std::vector<float>> bind_vector(const GgufFile& f, const std::string& name, int64_t n) {
-  const GgufTensorInfo* t = f.find_tensor(name);
-  if (t == nullptr) return Status::invalid(where(f, "missing tensor '" + name + "'"));
-  if (t->n_elements() != n || t->ne[0] != n) {
-    return Status::invalid(where(f, "tensor '" + name + "' has " + std::to_string(t->n_elements()) +
-                                        " elements, expected " + std::to_string(n)));
-  }
-  std::vector<float> out(static_cast<size_t>(n));
-  if (!dequantize_row_ref(t->type, t->data, out.data(), n)) {
-    return Status::unsupported(
-        where(f, "tensor '" + name + "' has unsupported type " + tensor_type_name(t->type)));
-  }
-  return out;
-}
-
-Result<int64_t> read_dim(const GgufFile& f, const std::string& key, int64_t lo, int64_t hi) {
-  Result<uint64_t> v = f.get_uint(key);
-  if (!v) return Status::invalid(where(f, v.status().message()));
-  if (*v < static_cast<uint64_t>(lo) || *v > static_cast<uint64_t>(hi)) {
-    return Status::invalid(where(f, "metadata '" + key + "' = " + std::to_string(*v) +
-                                        " is outside [" + std::to_string(lo) + ", " +
-                                        std::to_string(hi) + "]"));
-  }
-  return static_cast<int64_t>(*v);
-}
-
-#define R1_ASSIGN(lhs, expr)                     \
-  do {                                           \
-    auto r1_result_ = (expr);                    \
-    if (!r1_result_) return r1_result_.status(); \
-    lhs = std::move(r1_result_.value());         \
-  } while (0)
-
 Status LlamaFamilyModel::bind(const GgufFile& f, const std::string& arch) {
   ModelConfig& c = config_;
   c.arch = arch;
@@ -168,16 +109,16 @@ Status LlamaFamilyModel::bind(const GgufFile& f, const std::string& arch) {
     R1_ASSIGN(c.n_head_kv, read_dim(f, arch + ".attention.head_count_kv", 1, 4096));
   }
   if (c.n_head % c.n_head_kv != 0) {
-    return Status::invalid(where(f, arch + ".attention.head_count " + std::to_string(c.n_head) +
-                                        " is not a multiple of head_count_kv " +
-                                        std::to_string(c.n_head_kv)));
+    return Status::invalid(
+        gguf_where(f, arch + ".attention.head_count " + std::to_string(c.n_head) +
+                          " is not a multiple of head_count_kv " + std::to_string(c.n_head_kv)));
   }
   c.head_dim = c.n_embd / c.n_head;
   if (f.find(arch + ".attention.key_length") != nullptr) {
     R1_ASSIGN(c.head_dim, read_dim(f, arch + ".attention.key_length", 1, 1024));
   }
   if (c.head_dim > 1024 || c.head_dim % 2 != 0) {
-    return Status::invalid(where(
+    return Status::invalid(gguf_where(
         f, "head dimension " + std::to_string(c.head_dim) + " must be even and at most 1024"));
   }
   c.n_ctx_train = 4096;
@@ -195,7 +136,8 @@ Status LlamaFamilyModel::bind(const GgufFile& f, const std::string& arch) {
   R1_ASSIGN(eps, f.get_float_or(arch + ".attention.layer_norm_rms_epsilon", 1e-5));
   c.rms_eps = static_cast<float>(eps);
   if (!(c.rope_freq_base > 0.0f) || !(c.rms_eps > 0.0f) || !std::isfinite(c.rope_freq_base)) {
-    return Status::invalid(where(f, "rope.freq_base and layer_norm_rms_epsilon must be positive"));
+    return Status::invalid(
+        gguf_where(f, "rope.freq_base and layer_norm_rms_epsilon must be positive"));
   }
   if (f.find(arch + ".rope.scaling.type") != nullptr) {
     Result<std::string_view> st = f.get_string(arch + ".rope.scaling.type");
@@ -204,8 +146,8 @@ Status LlamaFamilyModel::bind(const GgufFile& f, const std::string& arch) {
       R1_ASSIGN(factor, f.get_float_or(arch + ".rope.scaling.factor", 1.0));
       if (factor > 0) c.rope_freq_scale = static_cast<float>(1.0 / factor);
     } else if (st && *st != "none") {
-      return Status::unsupported(
-          where(f, arch + ".rope.scaling.type '" + std::string(*st) + "' is not supported yet"));
+      return Status::unsupported(gguf_where(
+          f, arch + ".rope.scaling.type '" + std::string(*st) + "' is not supported yet"));
     }
   }
   c.rope_neox = options_.rope_neox;
@@ -213,7 +155,7 @@ Status LlamaFamilyModel::bind(const GgufFile& f, const std::string& arch) {
   const int64_t q_dim = c.n_head * c.head_dim;
   const int64_t kv_dim = c.kv_dim();
   const GgufTensorInfo* emb = f.find_tensor("token_embd.weight");
-  if (emb == nullptr) return Status::invalid(where(f, "missing tensor 'token_embd.weight'"));
+  if (emb == nullptr) return Status::invalid(gguf_where(f, "missing tensor 'token_embd.weight'"));
   c.n_vocab = emb->ne[1];
   R1_ASSIGN(token_embd_, bind_matrix(f, "token_embd.weight", c.n_embd, c.n_vocab));
   if (f.find_tensor("output.weight") != nullptr) {

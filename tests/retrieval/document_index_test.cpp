@@ -322,10 +322,19 @@ TEST_CASE("document index: search modes, path filter, citations, dedupe") {
     CHECK(top.citation == top.path + ":bytes 0-" + std::to_string(top.byte_end));
     CHECK(hits->size() <= 2);
   }
-  // Hybrid scores are RRF sums: the top hit, first in both lists, has 2 / 61.
+  // Hybrid scores are RRF sums: the top hit, first in both lists, has 2 / (k + 1), with the
+  // default k or the textbook k = 60 when asked.
   auto hybrid = idx->search("write-ahead log atomic commits", {1, SearchMode::kHybrid});
   REQUIRE(hybrid.is_ok());
+  CHECK((*hybrid)[0].score == doctest::Approx(2.0 / (kHybridRrfK + 1)));
+  SearchOptions textbook{1, SearchMode::kHybrid};
+  textbook.rrf_k = kRrfK;
+  hybrid = idx->search("write-ahead log atomic commits", textbook);
+  REQUIRE(hybrid.is_ok());
   CHECK((*hybrid)[0].score == doctest::Approx(2.0 / 61));
+  SearchOptions negative{1, SearchMode::kHybrid};
+  negative.rrf_k = -1;
+  CHECK(idx->search("x", negative).status().code() == StatusCode::kInvalidArgument);
 
   SearchOptions only_animals{5, SearchMode::kHybrid};
   only_animals.path_prefix = (s.root / "docs" / "animals").string();
@@ -351,6 +360,46 @@ TEST_CASE("document index: search modes, path filter, citations, dedupe") {
   REQUIRE(fox.is_ok());
   CHECK(paths_of(*fox) == std::set<std::string>{"fox.txt"});
   check_consistent(s);
+}
+
+TEST_CASE("document index: hybrid is the RRF of the keyword and vector rankings, candidates deep") {
+  Sandbox s("fusion");
+  const char* kTopics[] = {"readers", "writers", "journal", "checkpoint", "vacuum", "index"};
+  for (int i = 0; i < 24; ++i) {
+    // Overlapping vocabularies, so the two rankings agree on some chunks and not on others.
+    std::string text;
+    for (int w = 0; w < 6; ++w) text += std::string(kTopics[(i + w * (i % 4 + 1)) % 6]) + " ";
+    s.write("d" + std::to_string(i) + ".txt", text + "note " + std::to_string(i) + ".");
+  }
+  auto idx = open_index(s);
+  ingest(*idx, s.docs());
+  const std::string query = "readers and writers of the journal";
+  for (double rrf_k : {kHybridRrfK, kRrfK}) {
+    for (int32_t candidates : {0, 3}) {
+      CAPTURE(rrf_k);
+      CAPTURE(candidates);
+      const int32_t depth = candidates > 0 ? candidates : std::max(kHybridCandidates, 5);
+      auto kw = idx->search(query, {depth, SearchMode::kKeyword});
+      auto vec = idx->search(query, {depth, SearchMode::kVector});
+      REQUIRE(kw.is_ok());
+      REQUIRE(vec.is_ok());
+      std::vector<std::vector<int64_t>> lists(2);
+      for (const SearchHit& h : *vec) lists[0].push_back(h.chunk_id);
+      for (const SearchHit& h : *kw) lists[1].push_back(h.chunk_id);
+      const std::vector<FusedItem> want = reciprocal_rank_fusion(lists, rrf_k);
+      SearchOptions o{5, SearchMode::kHybrid};
+      o.rrf_k = rrf_k;
+      o.candidates = candidates;
+      auto got = idx->search(query, o);
+      REQUIRE(got.is_ok());
+      REQUIRE(got->size() == std::min<size_t>(5, want.size()));
+      for (size_t i = 0; i < got->size(); ++i) {
+        CAPTURE(i);
+        CHECK((*got)[i].chunk_id == want[i].id);
+        CHECK((*got)[i].score == doctest::Approx(want[i].score).epsilon(1e-12));
+      }
+    }
+  }
 }
 
 TEST_CASE("document index: names, folders and bad paths") {

@@ -49,5 +49,17 @@ TEST_CASE("rank fusion: weights scale each list and missing weights are 1") {
   CHECK(partial[0].id == 2);  // list 1 keeps weight 1
 }
 
+TEST_CASE("rank fusion: k sets how much agreement between lists outweighs rank") {
+  // 3 is third and fourth; 1 leads the first list and is absent from the second.
+  const std::vector<std::vector<int64_t>> lists = {{1, 2, 3}, {4, 5, 6, 3}};
+  const auto textbook = reciprocal_rank_fusion(lists, kRrfK);
+  CHECK(textbook[0].id == 3);  // 1/63 + 1/64 beats 1/61: any agreement wins
+  const auto small_k = reciprocal_rank_fusion(lists, 1.0);
+  CHECK(small_k[0].id == 1);  // 1/2 beats 1/4 + 1/5: a first hit outweighs late agreement
+  CHECK(small_k[0].score == doctest::Approx(0.5));
+  CHECK(small_k[2].id == 3);  // after 4 (1/2), before 2 (1/3)
+  CHECK(small_k[2].score == doctest::Approx(1.0 / 4 + 1.0 / 5));
+}
+
 }  // namespace
 }  // namespace r1

@@ -115,6 +115,15 @@ def main():
         m = metrics.decode()
         value = lambda name: float([l for l in m.splitlines() if l.startswith(name + " ")][0].split()[1])  # noqa: E731
         check(value("r1_rejected_total") == len(busy), "metrics count the 503s")
+        if any(r.get("hung_up") for r in results):
+            cancelled = 0
+            for _ in range(50):
+                m = s.request("GET", "/metrics")[2].decode()
+                cancelled = value("r1_cancelled_total")
+                if cancelled >= 1:
+                    break
+                time.sleep(0.1)
+            check(cancelled >= 1, "the client that hung up had its generation cancelled")
         check(value("r1_batch_sequence_steps_total") > value("r1_batch_steps_total"),
               "concurrent streams shared forward passes: %d sequence-steps in %d steps" %
               (value("r1_batch_sequence_steps_total"), value("r1_batch_steps_total")))

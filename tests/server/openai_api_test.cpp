@@ -1,10 +1,11 @@
 // Request parsing and response shapes of the OpenAI-compatible API (server/openai_api.h):
 // every malformed body gets a 4xx error naming the field, never an exception.
+#include "server/openai_api.h"
+
 #include <doctest/doctest.h>
 
 #include <random>
 
-#include "server/openai_api.h"
 #include "server/server.h"
 
 using namespace r1;
@@ -68,7 +69,8 @@ TEST_SUITE("parsers") {
 
   TEST_CASE("openai api: thinking controls") {
     ChatCompletionRequest r;
-    REQUIRE_FALSE(chat(with(R"("chat_template_kwargs": {"enable_thinking": true}, "thinking_budget": 32)"), &r));
+    REQUIRE_FALSE(chat(
+        with(R"("chat_template_kwargs": {"enable_thinking": true}, "thinking_budget": 32)"), &r));
     CHECK(r.chat.think);
     CHECK(r.chat.thinking.budget == 32);
     ChatCompletionRequest off;
@@ -123,11 +125,13 @@ TEST_SUITE("parsers") {
         {with(R"("tools": [{"type": "function", "function": {"parameters": {}}}])"), "tools"},
         {with(R"("tool_choice": "sometimes")"), "tool_choice"},
         {with(R"("tool_choice": "required")"), "tool_choice"},
-        {with(R"("tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": {"type": "function", "function": {"name": "g"}})"),
+        {with(
+             R"("tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": {"type": "function", "function": {"name": "g"}})"),
          "tool_choice"},
         {with(R"("response_format": {"type": "yaml"})"), "response_format.type"},
         {with(R"("response_format": {"type": "json_schema"})"), "response_format.json_schema"},
-        {with(R"("response_format": {"type": "json_schema", "json_schema": {"schema": {"type": "frog"}}})"),
+        {with(
+             R"("response_format": {"type": "json_schema", "json_schema": {"schema": {"type": "frog"}}})"),
          "response_format.json_schema.schema"},
         {with(R"("reasoning_effort": "max")"), "reasoning_effort"},
         {with(R"("thinking_budget": -2)"), "thinking_budget"},
@@ -150,8 +154,9 @@ TEST_SUITE("parsers") {
 
   TEST_CASE("openai api: completions and embeddings requests") {
     CompletionRequest c;
-    REQUIRE_FALSE(parse_completion(R"({"model": "m", "prompt": ["once"], "max_tokens": 5, "echo": true})",
-                                   RequestLimits{}, &c));
+    REQUIRE_FALSE(
+        parse_completion(R"({"model": "m", "prompt": ["once"], "max_tokens": 5, "echo": true})",
+                         RequestLimits{}, &c));
     CHECK(c.prompt == "once");
     CHECK(c.max_tokens == 5);
     CHECK(c.echo);
@@ -159,14 +164,16 @@ TEST_SUITE("parsers") {
     CHECK(parse_completion(R"({"model": "m", "prompt": ["a", "b"]})", RequestLimits{}, &bad));
     CHECK(parse_completion(R"({"model": "m", "prompt": ""})", RequestLimits{}, &bad));
     EmbeddingRequest e;
-    REQUIRE_FALSE(parse_embedding(R"({"model": "m", "input": ["a", "b"], "encoding_format": "base64"})",
-                                  RequestLimits{}, &e));
+    REQUIRE_FALSE(
+        parse_embedding(R"({"model": "m", "input": ["a", "b"], "encoding_format": "base64"})",
+                        RequestLimits{}, &e));
     CHECK(e.input.size() == 2);
     CHECK(e.base64);
     EmbeddingRequest ebad;
     CHECK(parse_embedding(R"({"model": "m", "input": [[1, 2]]})", RequestLimits{}, &ebad));
     CHECK(parse_embedding(R"({"model": "m", "input": []})", RequestLimits{}, &ebad));
-    CHECK(parse_embedding(R"({"model": "m", "input": "a", "encoding_format": "hex"})", RequestLimits{}, &ebad));
+    CHECK(parse_embedding(R"({"model": "m", "input": "a", "encoding_format": "hex"})",
+                          RequestLimits{}, &ebad));
     CHECK(base64_encode("abcd", 4) == "YWJjZA==");
   }
 
@@ -221,7 +228,8 @@ TEST_SUITE("parsers") {
   }
 
   TEST_CASE("openai api: key files") {
-    auto keys = parse_api_keys("# comment\n\nsk-aaaaaaaa\nsk-bbbbbbbb agents=a,b tools=calculator\n", "k");
+    auto keys =
+        parse_api_keys("# comment\n\nsk-aaaaaaaa\nsk-bbbbbbbb agents=a,b tools=calculator\n", "k");
     REQUIRE(keys);
     REQUIRE(keys->size() == 2);
     CHECK_FALSE((*keys)[0].agents);
@@ -235,7 +243,8 @@ TEST_SUITE("parsers") {
 
   TEST_CASE("openai api: random bytes and mutated requests never throw") {
     std::mt19937 rng(11);
-    const std::string seed = with(R"("tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {"a": {"type": "integer"}}}}}], "stop": ["x"], "max_tokens": 5)");
+    const std::string seed = with(
+        R"("tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {"a": {"type": "integer"}}}}}], "stop": ["x"], "max_tokens": 5)");
     for (int i = 0; i < 3000; ++i) {
       std::string body = seed;
       const int edits = 1 + static_cast<int>(rng() % 4);

@@ -274,6 +274,20 @@ def main():
               "r1_time_to_first_token_seconds_count" in m and "r1_prefix_cache_hit_ratio" in m,
               "/metrics has request counts, TTFT and prefix-cache figures")
     os.unlink(keys.name)
+
+    # --- the per-request time limit: a long prompt cannot finish within 1 s ---
+    with Server(r1, ["--timeout", "1", "-t", "2", "-c", "4096", "--embedding-model", "none"]) as s:
+        client = openai.OpenAI(base_url=s.url + "/v1", api_key="unused", max_retries=0, timeout=120)
+        model = client.models.list().data[0].id
+        long_prompt = "Summarise the following notes. " + "The committee met and discussed budgets. " * 250
+        try:
+            client.chat.completions.create(model=model, messages=[{"role": "user", "content": long_prompt}],
+                                           max_tokens=512)
+            check(False, "a request past --timeout is stopped")
+        except openai.APIStatusError as err:
+            check(err.status_code == 504, "a request past --timeout gets 504 (%s)" % err.message[:60])
+        status, _, _ = s.request("GET", "/health")
+        check(status == 200, "the server is healthy after a timed-out request")
     print("openai client test: all checks passed")
 
 
