@@ -90,11 +90,16 @@ def throughput(port, model, clients, max_tokens):
                "Explain why the sky is blue.", "Write a letter to a future self."]
     results = [None] * clients
 
+    # Whole responses: both servers report usage.completion_tokens for them.
     def run(i):
         body = {"model": model, "messages": [{"role": "user", "content": prompts[i % len(prompts)]}],
-                "max_tokens": max_tokens, "temperature": 0.7, "seed": i, "stream": True,
-                "stream_options": {"include_usage": True}}
-        results[i] = stream_chat(port, body)
+                "max_tokens": max_tokens, "temperature": 0.7, "seed": i}
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        t0 = time.time()
+        conn.request("POST", "/v1/chat/completions", json.dumps(body), {"Content-Type": "application/json"})
+        out = json.loads(conn.getresponse().read())
+        conn.close()
+        results[i] = (None, out["usage"]["completion_tokens"], time.time() - t0)
 
     t0 = time.time()
     threads = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
@@ -114,7 +119,7 @@ def agent_ttft(port, model, words, nonce):
             "temperature": 0, "stream": True, "stream_options": {"include_usage": True}}
     cold, _, _ = stream_chat(port, body)
     step2 = messages + [
-        {"role": "assistant", "content": None, "tool_calls": [{"id": "call_1", "type": "function", "function": {
+        {"role": "assistant", "content": "", "tool_calls": [{"id": "call_1", "type": "function", "function": {
             "name": "search_documents", "arguments": json.dumps({"query": "retention policy backups"})}}]},
         {"role": "tool", "tool_call_id": "call_1",
          "content": "[1] policy.pdf p.4: Backups are kept for 35 days, then destroyed."}]

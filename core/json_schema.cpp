@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <set>
 
+#include <utf8proc.h>
+
 namespace r1 {
 namespace {
 
@@ -51,14 +53,41 @@ std::string location(std::string_view text, size_t offset) {
          std::to_string(offset) + ")";
 }
 
+// `s` with every byte that is not part of a valid UTF-8 sequence written as \xNN, so a
+// message that quotes input can always be printed and sent as JSON.
+std::string printable_utf8(const std::string& s) {
+  std::string out;
+  size_t i = 0;
+  while (i < s.size()) {
+    utf8proc_int32_t cp = 0;
+    const utf8proc_ssize_t n = utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(s.data() + i),
+                                                static_cast<utf8proc_ssize_t>(s.size() - i), &cp);
+    if (n > 0) {
+      out.append(s, i, static_cast<size_t>(n));
+      i += static_cast<size_t>(n);
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02X", static_cast<unsigned char>(s[i]));
+      out += buf;
+      ++i;
+    }
+  }
+  return out;
+}
+
 // nlohmann's message without its "[json.exception.parse_error.101] parse error at ...: " prefix.
+// It quotes the last bytes read, which may end inside a UTF-8 character.
 std::string bare_message(const char* what) {
   std::string s = what;
   if (size_t col = s.find("column "); col != std::string::npos) {
-    if (size_t colon = s.find(": ", col); colon != std::string::npos) return s.substr(colon + 2);
+    if (size_t colon = s.find(": ", col); colon != std::string::npos) {
+      return printable_utf8(s.substr(colon + 2));
+    }
   }
-  if (size_t bracket = s.find("] "); bracket != std::string::npos) return s.substr(bracket + 2);
-  return s;
+  if (size_t bracket = s.find("] "); bracket != std::string::npos) {
+    return printable_utf8(s.substr(bracket + 2));
+  }
+  return printable_utf8(s);
 }
 
 // Byte offset of the first bracket nested deeper than kMaxTextDepth, or npos.

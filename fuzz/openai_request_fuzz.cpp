@@ -11,7 +11,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view body(reinterpret_cast<const char*>(data), size);
   r1::server::RequestLimits limits;
   r1::server::ChatCompletionRequest chat;
-  if (auto e = r1::server::parse_chat_completion(body, limits, &chat)) (void)e->to_json().dump();
+  if (auto e = r1::server::parse_chat_completion(body, limits, &chat)) {
+    (void)e->to_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::strict);
+  }
   r1::server::CompletionRequest completion;
   (void)r1::server::parse_completion(body, limits, &completion);
   r1::server::EmbeddingRequest embedding;

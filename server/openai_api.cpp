@@ -7,6 +7,7 @@
 #include <random>
 
 #include "core/json_schema.h"
+#include "tools/tool_registry.h"
 
 namespace r1::server {
 
@@ -57,6 +58,11 @@ ApiError wrong_type(const std::string& param, const char* expected, const json& 
 
 // Reads the body as one JSON object.
 std::optional<ApiError> parse_body(std::string_view body, json* out) {
+  // JSON text is UTF-8 (RFC 8259); anything else would reach prompts and responses.
+  const size_t valid = valid_utf8_prefix(body);
+  if (valid != body.size()) {
+    return bad_request("the request body is not valid UTF-8 (byte " + std::to_string(valid) + ")");
+  }
   Result<json> j = parse_json(body);
   if (!j) return bad_request("the request body is not valid JSON: " + j.status().message());
   if (!j->is_object()) return bad_request("the request body must be a JSON object");

@@ -90,6 +90,7 @@ TEST_SUITE("parsers") {
         {"{", ""},
         {"[]", ""},
         {"null", ""},
+        {"{\"model\": \"m\xa3\", \"messages\": []}", ""},
         {R"({"messages": []})", "model"},
         {R"({"model": 3, "messages": []})", "model"},
         {R"({"model": "m"})", "messages"},
@@ -150,6 +151,15 @@ TEST_SUITE("parsers") {
       const json j = e->to_json();
       CHECK(j["error"]["message"] == e->message);
     }
+  }
+
+  TEST_CASE("openai api: an error quoting a cut multi-byte character is still valid JSON text") {
+    // The parser stops on the first byte of a two-byte character and quotes what it read.
+    const std::string body = "{\"model\":\"m\",\"messages\":[{\xde\x8dole\":\"user\"}]}";
+    std::optional<ApiError> e = chat(body);
+    REQUIRE(e.has_value());
+    CHECK(e->status == 400);
+    CHECK_NOTHROW((void)e->to_json().dump());  // strict: throws on invalid UTF-8
   }
 
   TEST_CASE("openai api: completions and embeddings requests") {
