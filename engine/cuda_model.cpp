@@ -96,6 +96,11 @@ class CudaModel final : public Model {
  public:
   Status load(const std::string& path, const CudaModelOptions& options);
   std::unique_ptr<ForwardScratch> make_scratch() const override;
+  // Keys and values live on the device, in each slot; the host KvCache only counts tokens.
+  std::unique_ptr<KvCache> make_kv_cache(int64_t n_ctx) const override {
+    return std::make_unique<KvCache>(0, n_ctx, config_.kv_dim());
+  }
+  uint64_t kv_cache_bytes(int64_t) const override { return 0; }
   void release_slot(int slot) const;
   Result<int32_t> forward_greedy(const int32_t* tokens, int64_t n, KvCache& kv,
                                  ForwardScratch& scratch) const;

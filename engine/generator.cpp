@@ -33,7 +33,11 @@ Generator::Generator(const Model& model, ThreadPool& pool, int64_t n_ctx, Servin
       serving_(serving),
       kv_(model.make_kv_cache(n_ctx)),
       scratch_(model.make_scratch()),
-      logits_(static_cast<size_t>(model.config().n_vocab)) {}
+      logits_(static_cast<size_t>(model.config().n_vocab)) {
+  // A cache with no layers keeps its keys and values elsewhere (a GPU model's device slot):
+  // the host-side prefix cache has nothing to copy.
+  if (kv_->n_layer() == 0) serving_.prefix_cache = nullptr;
+}
 
 Result<GenerateResult> Generator::generate_text(const std::string& prompt,
                                                 const GenerateParams& params,
