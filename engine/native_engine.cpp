@@ -60,10 +60,9 @@ Result<std::unique_ptr<NativeEngine>> NativeEngine::create(const Model& model, T
       new NativeEngine(model, pool, n_ctx, std::move(format.value()), serving));
 }
 
-Result<ChatResult> NativeEngine::chat(const ChatRequest& req, const ChatEventCallback& on_event) {
+Result<NativeEngine::Prepared> NativeEngine::prepare(const ChatRequest& req) const {
   const Tokenizer& tok = model_.tokenizer();
-  const int64_t n_vocab = model_.config().n_vocab;
-  ChatResult res;
+  Prepared p;
 
   // ---- the prompt -------------------------------------------------------------------------
   RenderOptions ropts;
@@ -84,36 +83,60 @@ Result<ChatResult> NativeEngine::chat(const ChatRequest& req, const ChatEventCal
   }
   Result<std::string> prompt = format_->render(req.messages, req.tools, ropts);
   if (!prompt) return prompt.status();
-  res.prompt = *prompt;
-  std::vector<int32_t> prompt_ids = tok.encode(*prompt, /*add_bos=*/false, /*parse_special=*/true);
-  if (tok.add_bos() && tok.bos_id() >= 0 && (prompt_ids.empty() || prompt_ids[0] != tok.bos_id())) {
-    prompt_ids.insert(prompt_ids.begin(), tok.bos_id());
+  p.prompt = std::move(prompt.value());
+  p.prompt_ids = tok.encode(p.prompt, /*add_bos=*/false, /*parse_special=*/true);
+  if (tok.add_bos() && tok.bos_id() >= 0 &&
+      (p.prompt_ids.empty() || p.prompt_ids[0] != tok.bos_id())) {
+    p.prompt_ids.insert(p.prompt_ids.begin(), tok.bos_id());
   }
-  const bool starts_in_thinking = format_->prompt_opens_thinking(ropts);
+  p.starts_in_thinking = format_->prompt_opens_thinking(ropts);
 
   // ---- grammars ------------------------------------------------------------------------------
   // `tool_grammar` constrains tool calls; `answer_grammar`, when set, constrains the answer from
   // its first byte (tool_choice required/named, or a response schema).
-  std::optional<ToolCallGrammar> tool_grammar;
-  Grammar answer_grammar;
   const bool tools_on = !req.tools.empty() && req.tool_choice.mode != ToolChoice::Mode::kNone;
   if (tools_on && req.constrain_tool_calls) {
     Result<ToolCallGrammar> g = format_->tool_call_grammar(req.tools, req.tool_choice);
     if (!g) return g.status();
-    tool_grammar = std::move(g.value());
+    p.tool_grammar = std::move(g.value());
     if (req.tool_choice.mode == ToolChoice::Mode::kRequired ||
         req.tool_choice.mode == ToolChoice::Mode::kNamed) {
-      answer_grammar = grammar::sequence({grammar::whitespace(4), tool_grammar->grammar});
+      p.answer_grammar = grammar::sequence({grammar::whitespace(4), p.tool_grammar->grammar});
     }
   }
   if (req.response_schema) {
-    if (answer_grammar) {
+    if (p.answer_grammar) {
       return Status::invalid("a response schema cannot be combined with a required tool call");
     }
     Result<Grammar> g = grammar::json_schema(*req.response_schema);
     if (!g) return Status::invalid("response schema: " + g.status().message());
-    answer_grammar = grammar::sequence({grammar::whitespace(4), *g});
+    p.answer_grammar = grammar::sequence({grammar::whitespace(4), *g});
   }
+  return p;
+}
+
+Status NativeEngine::check_request(const ChatRequest& req) const {
+  Result<Prepared> p = prepare(req);
+  if (!p) return p.status();
+  if (static_cast<int64_t>(p->prompt_ids.size()) >= generator_.n_ctx()) {
+    return Status::invalid("the prompt has " + std::to_string(p->prompt_ids.size()) +
+                           " tokens, more than the context of " +
+                           std::to_string(generator_.n_ctx()) + " allows");
+  }
+  return Status::ok();
+}
+
+Result<ChatResult> NativeEngine::chat(const ChatRequest& req, const ChatEventCallback& on_event) {
+  const Tokenizer& tok = model_.tokenizer();
+  const int64_t n_vocab = model_.config().n_vocab;
+  ChatResult res;
+  Result<Prepared> prepared = prepare(req);
+  if (!prepared) return prepared.status();
+  res.prompt = std::move(prepared->prompt);
+  std::vector<int32_t> prompt_ids = std::move(prepared->prompt_ids);
+  const bool starts_in_thinking = prepared->starts_in_thinking;
+  std::optional<ToolCallGrammar> tool_grammar = std::move(prepared->tool_grammar);
+  Grammar answer_grammar = std::move(prepared->answer_grammar);
 
   // ---- the thinking budget ----------------------------------------------------------------
   const ThinkingParams& tp = req.thinking;

@@ -13,6 +13,8 @@
 #pragma once
 
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "core/thread_pool.h"
@@ -33,11 +35,25 @@ class NativeEngine : public Engine {
 
   Result<ChatResult> chat(const ChatRequest& request,
                           const ChatEventCallback& on_event = {}) override;
+  // The errors chat() would return before generating anything (bad tool choice, a schema the
+  // grammar cannot express, a prompt that does not fit in the context), without running the
+  // model: a server checks a streamed request with it before it sends a status line.
+  Status check_request(const ChatRequest& request) const;
   std::string_view format_name() const override { return format_->name(); }
   const ChatFormat& format() const { return *format_; }
   Generator& generator() { return generator_; }
 
  private:
+  // The rendered prompt, its tokens and the grammars of one request.
+  struct Prepared {
+    std::string prompt;
+    std::vector<int32_t> prompt_ids;
+    bool starts_in_thinking = false;
+    std::optional<ToolCallGrammar> tool_grammar;
+    Grammar answer_grammar;
+  };
+  Result<Prepared> prepare(const ChatRequest& request) const;
+
   NativeEngine(const Model& model, ThreadPool& pool, int64_t n_ctx,
                std::unique_ptr<ChatFormat> format, ServingContext serving);
 

@@ -601,6 +601,12 @@ void Server::Impl::chat_completions(const httplib::Request& req, httplib::Respon
     metrics.request("/v1/chat/completions", 503);
     return send_error(res, busy);
   }
+  // What would fail before generation (a prompt too long for the context, a schema the
+  // grammar cannot express) is a 400, also for a stream, whose status line goes out first.
+  if (Status st = lease->slot->engine->check_request(run->request.chat); !st) {
+    metrics.request("/v1/chat/completions", 400);
+    return send_error(res, bad_request(st.message(), "messages"));
+  }
   run->id = "chatcmpl-" + random_hex(24);
   const int64_t created = unix_now();
   const Clock::time_point until = deadline();

@@ -228,6 +228,9 @@ def main():
         expect(openai.BadRequestError, lambda: client.chat.completions.create(
             model=model, messages=messages, tools=[{"type": "function", "function": {"parameters": {}}}]),
             "a tool without a name is 400")
+        too_long = [{"role": "user", "content": "word " * 3000}]
+        expect(openai.BadRequestError, lambda: client.chat.completions.create(
+            model=model, messages=too_long, stream=True), "a streamed prompt longer than the context is 400")
         auth = {"Authorization": "Bearer " + KEY}
         for raw, what in [(b"{not json", "malformed JSON"), (b"[1,2]", "a JSON array body"),
                           (b'{"model": 5, "messages": []}', "a model of the wrong type"),
