@@ -61,6 +61,10 @@ CLI::App* add_serve_command(CLI::App& app) {
   cmd->add_flag("--allow-unauthenticated", s.allow_unauthenticated_remote,
                 "Listen beyond loopback without API keys");
   cmd->add_option("--agent", s.agent_files, "An agent YAML to serve (repeatable)");
+  cmd->add_option(
+      "--cors-origin", s.cors_origins,
+      "An origin whose web pages may call the API, e.g. https://app.example (repeatable; "
+      "* for any)");
   cmd->add_option("--embedding-model", s.embedding_model,
                   "Embedding model path or name for /v1/embeddings (default: all-minilm-l6-v2 "
                   "when fetched; none: off)");

@@ -216,6 +216,13 @@ struct Server::Impl {
     return nullptr;
   }
 
+  bool origin_allowed(const std::string& origin) const {
+    for (const std::string& o : opt.cors_origins) {
+      if (o == "*" || o == origin) return true;
+    }
+    return false;
+  }
+
   bool known_model(const std::string& id) const {
     return id == model_id || id == model_path ||
            id == std::filesystem::path(model_path).filename().string();
@@ -431,6 +438,23 @@ void Server::Impl::setup_routes() {
   http.set_write_timeout(static_cast<time_t>(std::max(1.0, opt.request_timeout_s)), 0);
 
   http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    // CORS: a browser page from an allowed origin may call the API; its preflight carries no
+    // key, so it is answered here.
+    const std::string origin = req.get_header_value("Origin");
+    const bool cors = !origin.empty() && origin_allowed(origin);
+    if (cors) {
+      res.set_header("Access-Control-Allow-Origin", origin);
+      res.set_header("Vary", "Origin");
+    }
+    if (req.method == "OPTIONS") {
+      if (cors) {
+        res.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+        res.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
+        res.set_header("Access-Control-Max-Age", "600");
+      }
+      res.status = cors ? 204 : 403;
+      return httplib::Server::HandlerResponse::Handled;
+    }
     if (opt.keys.empty() || req.path.rfind("/v1/", 0) != 0) {
       return httplib::Server::HandlerResponse::Unhandled;
     }

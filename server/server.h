@@ -58,6 +58,8 @@ struct ServerOptions {
   std::vector<std::string> agent_files;
   std::vector<ApiKey> keys;
   bool allow_unauthenticated_remote = false;  // listen beyond loopback without keys
+  // Origins whose browser pages may call the API (CORS); "*" allows any. Empty: same origin only.
+  std::vector<std::string> cors_origins;
   uint64_t prefix_cache_bytes = 256ull << 20;
   int max_batch = 32;
 };

@@ -44,7 +44,7 @@ def main():
     keys.close()
     agent = os.path.join(SOURCE_DIR, "examples", "assistant.yaml")
     with Server(r1, ["--api-keys", keys.name, "--slots", "2", "-t", "2", "-c", "2048",
-                     "--agent", agent, "--max-body-mb", "1"]) as s:
+                     "--agent", agent, "--max-body-mb", "1", "--cors-origin", "https://app.example"]) as s:
         client = openai.OpenAI(base_url=s.url + "/v1", api_key=KEY, max_retries=0, timeout=300)
 
         # --- auth ---
@@ -58,6 +58,20 @@ def main():
               "no key at all gets 401 with an OpenAI error object")
         status, _, _ = s.request("GET", "/health")
         check(status == 200, "/health needs no key")
+
+        # --- CORS: the allowed origin's preflight and responses; another origin gets neither ---
+        status, headers, _ = s.request("OPTIONS", "/v1/chat/completions",
+                                       headers={"Origin": "https://app.example",
+                                                "Access-Control-Request-Method": "POST"})
+        check(status == 204 and headers.get("Access-Control-Allow-Origin") == "https://app.example" and
+              "Authorization" in headers.get("Access-Control-Allow-Headers", ""),
+              "an allowed origin's preflight gets 204 with the CORS headers")
+        status, headers, _ = s.request("OPTIONS", "/v1/chat/completions", headers={"Origin": "https://evil.example"})
+        check(status == 403 and "Access-Control-Allow-Origin" not in headers, "another origin's preflight is 403")
+        status, headers, _ = s.request("GET", "/v1/models", headers={"Origin": "https://app.example",
+                                                                   "Authorization": "Bearer " + KEY})
+        check(status == 200 and headers.get("Access-Control-Allow-Origin") == "https://app.example",
+              "responses to the allowed origin carry Access-Control-Allow-Origin")
 
         models = [m.id for m in client.models.list().data]
         check(len(models) >= 1, "models.list lists the chat model: %s" % models)
