@@ -23,6 +23,7 @@
 #include "engine/model_store.h"
 #include "engine/native_engine.h"
 #include "engine/prefix_cache.h"
+#include "memory/agent_store.h"
 #include "server/metrics.h"
 #include "server/openai_api.h"
 #include "server/web_assets.h"
@@ -313,6 +314,7 @@ struct Server::Impl {
   void agent_approval(const httplib::Request& req, httplib::Response& res);
   std::optional<ApiError> check_agent_access(const httplib::Request& req, const AgentEntry& a);
   std::shared_ptr<RunRecord> find_run(const std::string& id);
+  bool stored_run(const httplib::Request& req, httplib::Response& res);
   // The run named by the route (agent, run id) if the key may see it; else sends the error.
   std::shared_ptr<RunRecord> run_for_request(const httplib::Request& req, httplib::Response& res);
   void remember_run(const std::shared_ptr<RunRecord>& rec);
@@ -1200,7 +1202,46 @@ std::shared_ptr<RunRecord> Server::Impl::run_for_request(const httplib::Request&
   return rec;
 }
 
+// A run this server no longer holds in memory (older than the last 1000, or from before a
+// restart), read back from the agent's database: its outcome and tool calls, not its events.
+bool Server::Impl::stored_run(const httplib::Request& req, httplib::Response& res) {
+  const std::string name = req.matches[1];
+  const std::string id = req.matches[2];
+  auto it = agents.find(name);
+  if (it == agents.end() || find_run(id)) return false;
+  if (auto e = check_agent_access(req, it->second)) {
+    send_error(res, *e);
+    return true;
+  }
+  Result<std::unique_ptr<AgentStore>> store =
+      AgentStore::open(Runtime::db_path_for(it->second.spec));
+  if (!store) return false;
+  Result<r1::RunRecord> run = (*store)->load_run(id);
+  if (!run || run->agent_name != it->second.spec.name) return false;
+  json calls = json::array();
+  for (const ToolCallRecord& c : run->tool_calls) {
+    calls.push_back({{"id", c.call_id}, {"name", c.tool_name}, {"status", c.status}});
+  }
+  send_json(res, 200,
+            {{"run_id", run->run_id},
+             {"agent", name},
+             {"status", run->status == "finished" ? "completed" : "interrupted"},
+             {"source", "database"},
+             {"pending_approvals", json::array()},
+             {"events", json::array()},
+             {"result",
+              {{"event", "final"},
+               {"run_id", run->run_id},
+               {"session_id", run->session_id},
+               {"stop_reason", run->stop_reason},
+               {"text", run->final_answer},
+               {"steps", run->steps_done},
+               {"tool_calls", calls}}}});
+  return true;
+}
+
 void Server::Impl::agent_run_get(const httplib::Request& req, httplib::Response& res) {
+  if (stored_run(req, res)) return;
   std::shared_ptr<RunRecord> rec = run_for_request(req, res);
   if (!rec) return;
   const std::string id = req.matches[2];

@@ -293,7 +293,17 @@ def main():
     os.unlink(keys.name)
 
     # --- the per-request time limit: a long prompt cannot finish within 1 s ---
-    with Server(r1, ["--timeout", "1", "-t", "2", "-c", "4096", "--embedding-model", "none"]) as s:
+    with Server(r1, ["--timeout", "1", "-t", "2", "-c", "4096", "--embedding-model", "none",
+                     "--agent", agent]) as s:
+        # A run from before the restart is read back from the agent's database.
+        status, _, body = s.request("GET", "/v1/agents/assistant/runs/" + run_id)
+        got = json.loads(body)
+        check(status == 200 and got.get("source") == "database" and
+              got["result"]["stop_reason"] == final["stop_reason"] and
+              got["result"]["session_id"] == final["session_id"],
+              "after a restart GET of the run comes from the database: %s" % got.get("result"))
+        status, _, _ = s.request("GET", "/v1/agents/assistant/runs/run-that-never-was")
+        check(status == 404, "an unknown run is 404")
         client = openai.OpenAI(base_url=s.url + "/v1", api_key="unused", max_retries=0, timeout=120)
         model = client.models.list().data[0].id
         long_prompt = "Summarise the following notes. " + "The committee met and discussed budgets. " * 250
