@@ -54,22 +54,7 @@ int fail(const Status& st) {
 Result<Loaded> load(const ModelOptions& o) {
   Result<std::string> path = resolve_model_path(o.model);
   if (!path) return path.status();
-  Result<std::unique_ptr<Model>> model = Status::invalid("--device " + o.device +
-                                                         ": expected cpu, cuda or cuda:N");
-  if (o.device == "cpu") {
-    model = load_model(*path);
-  } else if (o.device == "cuda" || o.device.rfind("cuda:", 0) == 0) {
-    CudaModelOptions co;
-    co.n_ctx = o.ctx;
-    if (o.device.size() > 5) {
-      const std::string n = o.device.substr(5);
-      if (n.empty() || n.size() > 3 || n.find_first_not_of("0123456789") != std::string::npos) {
-        return Status::invalid("--device " + o.device + ": expected cuda:N");
-      }
-      co.device = std::stoi(n);
-    }
-    model = load_model_cuda(*path, co);
-  }
+  Result<std::unique_ptr<Model>> model = load_model_on(*path, o.device, o.ctx);
   if (!model) return model.status();
   Status ctx = (*model)->check_context(o.ctx);
   if (!ctx) return Status::invalid("--ctx: " + ctx.message());

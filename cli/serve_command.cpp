@@ -69,6 +69,7 @@ CLI::App* add_serve_command(CLI::App& app) {
                   "Embedding model path or name for /v1/embeddings (default: all-minilm-l6-v2 "
                   "when fetched; none: off)");
   cmd->add_option("--format", s.format, "Chat format (default: detect from the model)");
+  cmd->add_option("--device", s.device, "cpu (default), cuda or cuda:N (an NVIDIA GPU)");
   cmd->add_option("--timeout", s.request_timeout_s, "Seconds a request may take (default 600)")
       ->check(CLI::Range(1.0, 86400.0));
   cmd->add_option("--approval-timeout", s.approval_timeout_s,

@@ -727,3 +727,26 @@ Result<int32_t> cuda_forward_greedy(const Model& model, const int32_t* tokens, i
 }  // namespace r1
 
 #endif
+
+namespace r1 {
+
+Result<std::unique_ptr<Model>> load_model_on(const std::string& path, const std::string& device,
+                                             int64_t n_ctx, int n_seq) {
+  if (device.empty() || device == "cpu") return load_model(path);
+  if (device != "cuda" && device.rfind("cuda:", 0) != 0) {
+    return Status::invalid("device \"" + device + "\": expected cpu, cuda or cuda:N");
+  }
+  CudaModelOptions o;
+  o.n_ctx = n_ctx;
+  o.n_seq = n_seq;
+  if (device.size() > 5) {
+    const std::string n = device.substr(5);
+    if (n.empty() || n.size() > 3 || n.find_first_not_of("0123456789") != std::string::npos) {
+      return Status::invalid("device \"" + device + "\": expected cuda:N");
+    }
+    o.device = std::stoi(n);
+  }
+  return load_model_cuda(path, o);
+}
+
+}  // namespace r1

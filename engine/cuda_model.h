@@ -51,6 +51,11 @@ struct CudaModelOptions {
 Result<std::unique_ptr<Model>> load_model_cuda(const std::string& path,
                                                const CudaModelOptions& options);
 
+// load_model() for device "cpu" (or ""), load_model_cuda() for "cuda" or "cuda:N" with n_seq
+// sequence slots of n_ctx tokens; kInvalidArgument for any other device name.
+Result<std::unique_ptr<Model>> load_model_on(const std::string& path, const std::string& device,
+                                             int64_t n_ctx, int n_seq = 1);
+
 // True when `model` came from load_model_cuda().
 bool is_cuda_model(const Model& model);
 

@@ -18,6 +18,7 @@
 #include "agent/runtime.h"
 #include "core/json_schema.h"
 #include "engine/batch_scheduler.h"
+#include "engine/cuda_model.h"
 #include "engine/embedder.h"
 #include "engine/model.h"
 #include "engine/model_store.h"
@@ -342,7 +343,8 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
   Result<std::string> path = resolve_model_path(options.model);
   if (!path) return path.status();
   im.model_path = *path;
-  Result<std::unique_ptr<Model>> model = load_model(*path);
+  Result<std::unique_ptr<Model>> model =
+      load_model_on(*path, options.device, options.ctx, options.slots);
   if (!model) return model.status();
   im.model = std::move(model.value());
   Status ctx_ok = im.model->check_context(options.ctx * options.slots);

@@ -46,6 +46,7 @@ struct ServerOptions {
   std::string model;            // GGUF path or known name ("" = the default model)
   std::string model_id;         // the id clients send as "model" ("" = the model file's stem)
   std::string format;           // chat format ("" = detect)
+  std::string device = "cpu";   // cpu, cuda or cuda:N
   std::string embedding_model;  // path or known name; "" = the default one if fetched; "none"
   int threads = 0;              // 0: all cores
   int64_t ctx = 4096;           // tokens per slot

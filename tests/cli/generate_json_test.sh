@@ -20,4 +20,6 @@ set +e
 "$R1" generate -p "x" --temp -1 2>/dev/null; [[ $? -eq 2 ]] || { echo "bad --temp did not exit 2"; exit 1; }
 "$R1" generate -m /nonexistent/model.gguf -p "x" 2>/dev/null; [[ $? -eq 2 ]] || { echo "missing model did not exit 2"; exit 1; }
 "$R1" generate -p "x" -c 4000000 2>/dev/null; [[ $? -eq 2 ]] || { echo "a context larger than memory did not exit 2"; exit 1; }
+msg=$("$R1" generate -p "x" --device tpu 2>&1); [[ $? -eq 2 && "$msg" == *"expected cpu, cuda or cuda:N"* ]] || { echo "an unknown --device did not exit 2: $msg"; exit 1; }
+msg=$("$R1" generate -p "x" --device cuda:x 2>&1); [[ $? -eq 2 && "$msg" == *"expected cuda:N"* ]] || { echo "a bad cuda:N did not exit 2: $msg"; exit 1; }
 echo "1 passed, 0 failed"
