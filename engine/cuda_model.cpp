@@ -634,20 +634,7 @@ Status CudaModel::forward_impl(ThreadPool& pool, const int32_t* tokens, int64_t 
 
 Result<int32_t> CudaModel::forward_greedy(const int32_t* tokens, int64_t n, KvCache& kv,
                                           ForwardScratch& scratch) const {
-  // Validation as in Model::forward(): run a zero-length check through it would cost a pass.
-  if (n <= 0) return Status::invalid("forward: no tokens");
-  if (kv.n_past() + n > kv.n_ctx()) {
-    return Status::out_of_range("context full: " + std::to_string(kv.n_past()) + " + " +
-                                std::to_string(n) + " tokens exceed the context of " +
-                                std::to_string(kv.n_ctx()));
-  }
-  for (int64_t i = 0; i < n; ++i) {
-    if (tokens[i] < 0 || tokens[i] >= config_.n_vocab) {
-      return Status::invalid("token id " + std::to_string(tokens[i]) + " at position " +
-                             std::to_string(i) + " is outside the vocabulary of " +
-                             std::to_string(config_.n_vocab));
-    }
-  }
+  R1_RETURN_IF_ERROR(check_forward(tokens, n, kv));  // as Model::forward() validates
   auto& cs = static_cast<CudaScratch&>(scratch);
   R1_RETURN_IF_ERROR(cuda::set_device(opt_.device));
   const int64_t max_T = opt_.max_batch_tokens;
