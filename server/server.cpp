@@ -630,8 +630,11 @@ void Server::Impl::chat_completions(const httplib::Request& req, httplib::Respon
     return send_error(res, busy);
   }
   // What would fail before generation (a prompt too long for the context, a schema the
-  // grammar cannot express) is a 400, also for a stream, whose status line goes out first.
-  if (Status st = lease->slot->engine->check_request(run->request.chat); !st) {
+  // grammar cannot express) is a 400. A whole response gets it from chat() itself; a stream
+  // sends its status line first, so it is checked here.
+  if (Status st = run->request.stream ? lease->slot->engine->check_request(run->request.chat)
+                                      : Status::ok();
+      !st) {
     metrics.request("/v1/chat/completions", 400);
     return send_error(res, bad_request(st.message(), "messages"));
   }

@@ -161,8 +161,6 @@ class Deepseek2Model final : public Model {
   }
 
  private:
-  void project(ThreadPool& pool, ActivationBuffer& act, const float* x, int64_t n_tokens,
-               int64_t cols, std::initializer_list<MatmulTarget> targets) const;
   void attention(ThreadPool& pool, const LayerWeights& L, int64_t layer, int64_t T, KvCache& kv,
                  Ds2Scratch& s) const;
   void absorb_queries(ThreadPool& pool, const LayerWeights& L, int64_t T, Ds2Scratch& s) const;
@@ -427,22 +425,6 @@ Status Deepseek2Model::bind(const GgufFile& f) {
   bytes_per_token_ = static_cast<uint64_t>(bytes);
   if (c.file_type.empty()) c.file_type = tensor_type_name(layers_[0].wkv_a.type());
   return Status::ok();
-}
-
-void Deepseek2Model::project(ThreadPool& pool, ActivationBuffer& act, const float* x,
-                             int64_t n_tokens, int64_t cols,
-                             std::initializer_list<MatmulTarget> targets) const {
-  // Targets usually share one weight type; when they do not, each dot type gets its own pass.
-  const MatmulTarget* begin = targets.begin();
-  const int n = static_cast<int>(targets.size());
-  for (int i = 0; i < n;) {
-    const TensorType dot = cpu_type_kernels(begin[i].type)->dot_type;
-    int j = i + 1;
-    while (j < n && cpu_type_kernels(begin[j].type)->dot_type == dot) ++j;
-    quantize_activations(pool, begin[i].type, x, n_tokens, cols, act);
-    matmul(pool, act, begin + i, j - i);
-    i = j;
-  }
 }
 
 // cos/sin of the rotary pairs at `pos`, as ggml's rope with YaRN computes them: the angle of

@@ -86,8 +86,6 @@ class LlamaFamilyModel final : public Model {
   // one sequence. Inputs already checked.
   void run(ThreadPool& pool, const BatchSeq* seqs, int64_t n_seqs, LlamaScratch& s,
            bool all_logits) const;
-  void project(ThreadPool& pool, ActivationBuffer& act, const float* x, int64_t n_tokens,
-               int64_t cols, std::initializer_list<MatmulTarget> targets) const;
 
   LlamaFamilyOptions options_;
   Weight token_embd_;  // (n_vocab, n_embd)
@@ -191,22 +189,6 @@ Status LlamaFamilyModel::bind(const GgufFile& f, const std::string& arch) {
   bytes_per_token_ = bytes;
   c.file_type = tensor_type_name(layers_[0].w_gate.type());
   return Status::ok();
-}
-
-void LlamaFamilyModel::project(ThreadPool& pool, ActivationBuffer& act, const float* x,
-                               int64_t n_tokens, int64_t cols,
-                               std::initializer_list<MatmulTarget> targets) const {
-  // Targets usually share one weight type; when they do not, each dot type gets its own pass.
-  const MatmulTarget* begin = targets.begin();
-  const int n = static_cast<int>(targets.size());
-  for (int i = 0; i < n;) {
-    const TensorType dot = cpu_type_kernels(begin[i].type)->dot_type;
-    int j = i + 1;
-    while (j < n && cpu_type_kernels(begin[j].type)->dot_type == dot) ++j;
-    quantize_activations(pool, begin[i].type, x, n_tokens, cols, act);
-    matmul(pool, act, begin + i, j - i);
-    i = j;
-  }
 }
 
 Status LlamaFamilyModel::forward_impl(ThreadPool& pool, const int32_t* tokens, int64_t T,

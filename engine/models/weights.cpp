@@ -67,6 +67,21 @@ Result<int64_t> read_dim(const GgufFile& f, const std::string& key, int64_t lo, 
   return static_cast<int64_t>(*v);
 }
 
+void project(ThreadPool& pool, ActivationBuffer& act, const float* x, int64_t n_tokens,
+             int64_t cols, std::initializer_list<MatmulTarget> targets) {
+  // Targets usually share one weight type; when they do not, each dot type gets its own pass.
+  const MatmulTarget* begin = targets.begin();
+  const int n = static_cast<int>(targets.size());
+  for (int i = 0; i < n;) {
+    const TensorType dot = cpu_type_kernels(begin[i].type)->dot_type;
+    int j = i + 1;
+    while (j < n && cpu_type_kernels(begin[j].type)->dot_type == dot) ++j;
+    quantize_activations(pool, begin[i].type, x, n_tokens, cols, act);
+    matmul(pool, act, begin + i, j - i);
+    i = j;
+  }
+}
+
 Result<int64_t> read_dim_or(const GgufFile& f, const std::string& key, int64_t fallback, int64_t lo,
                             int64_t hi) {
   if (f.find(key) == nullptr) return fallback;

@@ -8,7 +8,9 @@
 #include <vector>
 
 #include "core/status.h"
+#include "core/thread_pool.h"
 #include "engine/gguf.h"
+#include "kernels/cpu/matmul.h"
 
 namespace r1 {
 
@@ -36,6 +38,11 @@ Result<std::vector<float>> bind_vector(const GgufFile& f, const std::string& nam
 Result<int64_t> read_dim(const GgufFile& f, const std::string& key, int64_t lo, int64_t hi);
 Result<int64_t> read_dim_or(const GgufFile& f, const std::string& key, int64_t fallback, int64_t lo,
                             int64_t hi);
+
+// y = x W^T for each target (all reading the same activations x, n_tokens rows of `cols`):
+// quantizes x once per dot type the targets' weights need, then runs their products together.
+void project(ThreadPool& pool, ActivationBuffer& act, const float* x, int64_t n_tokens,
+             int64_t cols, std::initializer_list<MatmulTarget> targets);
 
 // lhs = value of a Result expression, or return its error.
 #define R1_ASSIGN(lhs, expr)                     \
